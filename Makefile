@@ -1,0 +1,36 @@
+# Two commands for a fresh machine: `make train` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+.PHONY: install train prepare test test-slow bench clean-logs
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the default experiment (G2P on CMUdict). Extra Hydra overrides: make train ARGS="train.max_steps=100"
+train: $(STAMP)
+	$(BIN)/seq2seq-train $(ARGS)
+
+## Only build tokenizers and padding statistics for the default data.
+prepare: $(STAMP)
+	$(BIN)/seq2seq-prepare $(ARGS)
+
+## The default (fast) test suite; this is what CI runs.
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q $(ARGS)
+
+## The slow tests (end-to-end experiments, sweeps).
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow -q $(ARGS)
+
+clean-logs:
+	rm -rf logs/

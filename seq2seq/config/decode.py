@@ -1,0 +1,33 @@
+"""Schema of the `decode` config group (search settings)."""
+
+from dataclasses import dataclass
+
+from seq2seq.errors import ConfigError
+
+
+@dataclass
+class DecodeConfig:
+    strategy: str = "greedy"  # greedy | beam
+    beam_size: int = 1
+    n_best: int = 1
+    # GNMT length penalty ((5 + |Y|) / 6) ** alpha; 0 disables. `average` divides by length.
+    length_penalty: str = "gnmt"  # gnmt | average | none
+    alpha: float = 0.6
+    # Max output length = max_length_a * source_length + max_length_b (tokens).
+    max_length_a: float = 2.0
+    max_length_b: int = 10
+    batch_size: int = 128
+
+    def __post_init__(self) -> None:
+        if self.strategy not in ("greedy", "beam"):
+            raise ConfigError(f"decode.strategy must be greedy or beam, got {self.strategy!r}")
+        if self.length_penalty not in ("gnmt", "average", "none"):
+            raise ConfigError(f"decode.length_penalty must be gnmt, average or none")
+        if self.beam_size < 1:
+            raise ConfigError(f"decode.beam_size must be >= 1, got {self.beam_size}")
+        if self.n_best > self.beam_size:
+            raise ConfigError(
+                f"decode.n_best ({self.n_best}) must be <= decode.beam_size ({self.beam_size})"
+            )
+        if self.strategy == "greedy" and self.beam_size != 1:
+            raise ConfigError("decode.strategy=greedy needs decode.beam_size=1")

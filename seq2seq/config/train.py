@@ -1,0 +1,76 @@
+"""Schemas of the `train`, `logger` and `paths` config groups."""
+
+from dataclasses import dataclass, field
+
+from seq2seq.errors import ConfigError
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "adam"  # adam | adamw | sgd
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.0
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+    clip_norm: float = 5.0  # global gradient-norm clipping; 0 disables
+
+
+@dataclass
+class ScheduleConfig:
+    # constant | cosine (warmup then cosine decay to min_ratio) | inverse_sqrt | plateau
+    name: str = "cosine"
+    warmup_steps: int = 200
+    min_ratio: float = 0.02
+    # plateau: multiply by `factor` after `patience` validations without improvement.
+    factor: float = 0.5
+    patience: int = 2
+
+
+@dataclass
+class TrainConfig:
+    max_steps: int = 10000
+    max_epochs: int = 0  # 0 = no epoch limit; stops at whichever comes first
+    max_minutes: float = 0.0  # wall-clock budget, 0 = none
+    label_smoothing: float = 0.0
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    log_every: int = 50
+    validate_every: int = 500
+    # Early stopping on a validation metric (e.g. val/loss, val/wer).
+    monitor: str = "val/loss"
+    monitor_mode: str = "min"  # min | max
+    early_stopping_patience: int = 0  # validations without improvement; 0 disables
+    keep_checkpoints: int = 3
+    seed: int = 1234
+    deterministic: bool = False
+    # Decode this many validation examples greedily at each validation for task metrics.
+    val_decode_examples: int = 1000
+    num_samples: int = 5  # sample predictions written to TensorBoard text
+    jit_compile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.monitor_mode not in ("min", "max"):
+            raise ConfigError(f"train.monitor_mode must be min or max, got {self.monitor_mode!r}")
+        if self.max_steps <= 0 and self.max_epochs <= 0 and self.max_minutes <= 0:
+            raise ConfigError("set one of train.max_steps, train.max_epochs, train.max_minutes")
+        if self.schedule.name not in ("constant", "cosine", "inverse_sqrt", "plateau"):
+            raise ConfigError(f"train.schedule.name unknown: {self.schedule.name!r}")
+        if self.optimizer.name not in ("adam", "adamw", "sgd"):
+            raise ConfigError(f"train.optimizer.name unknown: {self.optimizer.name!r}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"train.label_smoothing must be in [0, 1)")
+
+
+@dataclass
+class LoggerConfig:
+    tensorboard: bool = True
+    # Console progress line every N steps (0 = only at validation).
+    console_every: int = 50
+
+
+@dataclass
+class PathsConfig:
+    root_dir: str = "."
+    log_dir: str = "logs"
+    output_dir: str = "."
