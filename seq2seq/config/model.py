@@ -8,12 +8,12 @@ from seq2seq.errors import ConfigError
 @dataclass
 class ModelConfig:
     name: str = "gru_luong"
-    embedding_dim: int = 128
-    # Encoder: GRU stack over source embeddings.
+    embedding_dim: int = 128  # source and target embedding size
+    # Encoder: GRU stack over source embeddings (units per direction).
     encoder_units: int = 256
     encoder_layers: int = 2
     bidirectional: bool = True
-    # How the two directions' outputs are merged: concat | sum.
+    # How the two directions' outputs (and final states) are merged: concat | sum.
     bidirectional_merge: str = "concat"
     # Decoder: luong (GRU over the whole target, then batched attention; fast)
     #          bahdanau (attention from the previous state at each step; step loop).
@@ -24,12 +24,25 @@ class ModelConfig:
     attention: str = "general"
     attention_units: int = 256  # additive attention hidden size
     input_feeding: bool = False  # bahdanau decoder only
-    # Decoder initial state from the encoder final state: copy | dense | zero.
+    # Decoder initial state from the encoder final states: copy | dense | zero.
+    # copy: the top `decoder_layers` encoder states, needs memory_units == decoder_units.
     bridge: str = "dense"
-    tie_embeddings: bool = False
-    dropout: float = 0.1
+    tie_embeddings: bool = False  # output projection = target embedding^T (projected if needed)
+    dropout: float = 0.1  # on embeddings, between GRU layers and before the output layer
+
+    @property
+    def memory_units(self) -> int:
+        """Size of the encoder outputs (memory) and of each encoder final state."""
+        both = self.bidirectional and self.bidirectional_merge == "concat"
+        return self.encoder_units * (2 if both else 1)
 
     def __post_init__(self) -> None:
+        self._check_choices()
+        self._check_sizes()
+        if self.input_feeding and self.decoder != "bahdanau":
+            raise ConfigError("model.input_feeding needs model.decoder=bahdanau")
+
+    def _check_choices(self) -> None:
         choices = {
             "decoder": ("luong", "bahdanau"),
             "attention": ("dot", "general", "additive"),
@@ -38,10 +51,30 @@ class ModelConfig:
         }
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
-                raise ConfigError(f"model.{key} must be one of {allowed}, got {getattr(self, key)!r}")
+                raise ConfigError(
+                    f"model.{key} must be one of {allowed}, got {getattr(self, key)!r}"
+                )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
-        if self.encoder_layers < 1 or self.decoder_layers < 1:
-            raise ConfigError("model.encoder_layers and model.decoder_layers must be >= 1")
-        if self.input_feeding and self.decoder != "bahdanau":
-            raise ConfigError("model.input_feeding needs model.decoder=bahdanau")
+
+    def _check_sizes(self) -> None:
+        for key in ("embedding_dim", "encoder_units", "encoder_layers", "decoder_units",
+                    "decoder_layers", "attention_units"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"model.{key} must be >= 1, got {getattr(self, key)}")
+        if self.attention == "dot" and self.decoder_units != self.memory_units:
+            raise ConfigError(
+                f"model.attention=dot needs model.decoder_units ({self.decoder_units}) == encoder "
+                f"memory size ({self.memory_units}); use attention=general or change the sizes"
+            )
+        if self.bridge == "copy":
+            if self.decoder_units != self.memory_units:
+                raise ConfigError(
+                    f"model.bridge=copy needs model.decoder_units ({self.decoder_units}) == "
+                    f"encoder state size ({self.memory_units}); use bridge=dense or change the sizes"
+                )
+            if self.decoder_layers > self.encoder_layers:
+                raise ConfigError(
+                    f"model.bridge=copy needs model.decoder_layers ({self.decoder_layers}) <= "
+                    f"model.encoder_layers ({self.encoder_layers})"
+                )

@@ -48,6 +48,8 @@ class TrainConfig:
     val_decode_examples: int = 1000
     num_samples: int = 5  # sample predictions written to TensorBoard text
     jit_compile: bool = False
+    # Resume from this checkpoint path instead of the newest one in the run directory.
+    resume_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.monitor_mode not in ("min", "max"):
@@ -73,4 +75,3 @@ class LoggerConfig:
 class PathsConfig:
     root_dir: str = "."
     log_dir: str = "logs"
-    output_dir: str = "."

@@ -1,0 +1,94 @@
+"""Decoding speed: sentences/s of greedy and beam search, one JSON line per setting.
+
+A randomly initialized model (conf/model/<model>.yaml, vocabularies 32/45) decodes random
+G2P-like sources of 4-12 tokens (EOS included), in length-sorted batches of each decode config's
+`batch_size`. Settings are timed interleaved (the machine's speed drifts between runs); the first
+pass of each is a warm-up that traces the search graphs. An untrained model rarely emits EOS, so
+most outputs run to the length limit: these are worst-case figures.
+
+    .venv/bin/python benchmarks/bench_decode.py [--sentences 1024] [--repeats 3]
+"""
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from seq2seq.config import DecodeConfig, ModelConfig, validate
+from seq2seq.data.tokenizer import EOS_ID
+from seq2seq.decoding import search
+from seq2seq.model import build_model
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+SOURCE_VOCAB, TARGET_VOCAB = 32, 45
+
+
+def random_sources(count: int, seed: int = 0) -> list[np.ndarray]:
+    """`count` sources of 4-12 ids in [4, SOURCE_VOCAB), the last one EOS."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(4, 13, count)
+    return [np.append(rng.integers(4, SOURCE_VOCAB, n - 1), EOS_ID).astype(np.int32)
+            for n in lengths]
+
+
+def make_batches(sources: list[np.ndarray], batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Length-sorted, right-padded batches: (ids int32 (B, S), padding mask bool (B, S))."""
+    ordered = sorted(sources, key=len)
+    batches = []
+    for start in range(0, len(ordered), batch_size):
+        chunk = ordered[start:start + batch_size]
+        ids = np.zeros((len(chunk), max(map(len, chunk))), np.int32)
+        for row, source in enumerate(chunk):
+            ids[row, :len(source)] = source
+        batches.append((ids, ids != 0))
+    return batches
+
+
+def decode_pass(model, batches, cfg: DecodeConfig) -> tuple[float, int]:
+    """Seconds to decode all `batches`, and the number of output tokens (EOS included)."""
+    start, tokens = time.perf_counter(), 0
+    for ids, mask in batches:
+        out = search(model, ids, mask, cfg)["ids"].numpy()
+        tokens += int((out[:, 0] if out.ndim == 3 else out).astype(bool).sum())
+    return time.perf_counter() - start, tokens
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="gru_luong", help="a conf/model/*.yaml name")
+    parser.add_argument("--decode", nargs="+", default=["greedy", "beam5"],
+                        help="conf/decode/*.yaml names")
+    parser.add_argument("--sentences", type=int, default=1024)
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes per setting")
+    args = parser.parse_args()
+
+    model_cfg = validate(OmegaConf.load(CONF / "model" / f"{args.model}.yaml"), ModelConfig)
+    model = build_model(model_cfg, SOURCE_VOCAB, TARGET_VOCAB)
+    sources = random_sources(args.sentences)
+    settings = {name: validate(OmegaConf.load(CONF / "decode" / f"{name}.yaml"), DecodeConfig)
+                for name in args.decode}
+    batches = {name: make_batches(sources, cfg.batch_size) for name, cfg in settings.items()}
+    times, tokens = {name: [] for name in settings}, {}
+    for repeat in range(args.repeats + 1):
+        for name, cfg in settings.items():
+            seconds, tokens[name] = decode_pass(model, batches[name], cfg)
+            if repeat > 0:
+                times[name].append(seconds)
+    for name, cfg in settings.items():
+        median = statistics.median(times[name])
+        print(json.dumps({
+            "decode": name, "strategy": cfg.strategy, "beam_size": cfg.beam_size,
+            "model": args.model, "sentences": args.sentences, "batch_size": cfg.batch_size,
+            "median_seconds": round(median, 3),
+            "sentences_per_s": round(args.sentences / median, 1),
+            "output_tokens_per_sentence": round(tokens[name] / args.sentences, 2),
+            "seconds": [round(t, 3) for t in times[name]],
+        }))
+
+
+if __name__ == "__main__":
+    main()

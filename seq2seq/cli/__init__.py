@@ -1,0 +1,1 @@
+"""Command-line entry points: one thin `@hydra.main` per verb."""

@@ -1,0 +1,26 @@
+"""`seq2seq-train`: a thin Hydra entry point over `seq2seq.training.loop.fit`."""
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from seq2seq.cli.common import CONF_DIR, run_cli
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Train; return `optimized_metric` from metrics.json for hyperparameter sweepers."""
+    from seq2seq.config import TrainRunConfig, validate
+    from seq2seq.training.loop import fit
+
+    def job():
+        typed = validate(cfg, TrainRunConfig)
+        return fit(typed, HydraConfig.get().runtime.output_dir)
+
+    metrics = run_cli(job)
+    key = cfg.get("optimized_metric")
+    return metrics.get(key) if key else None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""Deterministic train/valid/test assignment by hashing the source string."""
+
+import hashlib
+
+from seq2seq.config.data import SPLITS
+
+
+def hash_fraction(source: str, seed: int = 0) -> float:
+    """A stable pseudo-random number in [0, 1) for `source` (same on every run and machine)."""
+    digest = hashlib.blake2b(f"{seed}\t{source}".encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def assign_split(source: str, fractions: dict[str, float], seed: int = 0) -> str:
+    """The split ("train", "valid" or "test") whose cumulative fraction interval holds `source`."""
+    point, upper = hash_fraction(source, seed), 0.0
+    positive = [split for split in SPLITS if fractions.get(split, 0.0) > 0]
+    for split in positive:
+        upper += fractions[split]
+        if point < upper:
+            return split
+    return positive[-1]  # only reached through float rounding of the cumulative sum

@@ -1,0 +1,215 @@
+"""tf.data pipelines: string pairs -> model batches `(x, y, sample_weight)`.
+
+    x = {"source_ids": int32 (B, S), "source_padding_mask": bool (B, S),
+         "target_in_ids": int32 (B, T), "target_padding_mask": bool (B, T)}
+    y = target_out_ids: int32 (B, T);  sample_weight = target_padding_mask
+
+Source = pieces + eos; target in = bos + pieces; target out = pieces + eos. Right padding with
+PAD_ID; masks are `ids != PAD_ID`, so every row has at least one real token (eos / bos).
+
+Training: strings are shuffled, tokenized in pools of POOL_SIZE (tensorflow_text, in the graph),
+padded to fixed widths, then batched by length bucket under a token budget (`bucketing.py`) or
+into plain fixed-size batches (`data.batching=random`). Pairs over the length limits are dropped
+before the dataset is built. Evaluation: corpus order sorted by length, over-long pairs
+truncated (keeping eos), `x["example_index"]` gives each row's position in the corpus.
+"""
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import tensorflow as tf
+
+from seq2seq.config.data import DataConfig
+from seq2seq.data.bucketing import (
+    BucketGrid, bucketed_batches, cut_to_widths, derive_boundaries,
+)
+from seq2seq.data.corpora import Corpus
+from seq2seq.data.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizers
+from seq2seq.errors import DataError
+
+POOL_SIZE = 1024  # strings tokenized per call: per-example tf.data work is slow on CPU
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Lengths:
+    """Token lengths as the pipeline counts them: source pieces + 1, target pieces + 1."""
+
+    source: np.ndarray  # (N,) int
+    target: np.ndarray  # (N,) int
+
+    @classmethod
+    def of(cls, corpus: Corpus, tokenizers: Tokenizers) -> "Lengths":
+        def count(tokenizer, texts):
+            return np.array([len(ids) + 1 for ids in tokenizer.encode(texts)], dtype=np.int64)
+
+        return cls(count(tokenizers.source, corpus.sources),
+                   count(tokenizers.target, corpus.targets))
+
+    def fits(self, cfg: DataConfig) -> np.ndarray:
+        """(N,) bool: both sides within `max_source_length` / `max_target_length`."""
+        return (self.source <= cfg.max_source_length) & (self.target <= cfg.max_target_length)
+
+
+def make_train_dataset(corpus: Corpus, tokenizers: Tokenizers, cfg: DataConfig, seed: int,
+                       repeat: bool = True) -> tf.data.Dataset:
+    """Shuffled training batches; an endless, reshuffled stream if `repeat`, else one epoch.
+
+    Deterministic for a given `seed`; built from in-memory tensors without Python callbacks,
+    so its iterator can be saved with tf.train.Checkpoint. Raises DataError if no pair fits.
+    """
+    lengths = Lengths.of(corpus, tokenizers)
+    keep = lengths.fits(cfg)
+    if not keep.any():
+        raise DataError(
+            f"corpus {corpus.name!r}: none of its {len(corpus)} pairs fits "
+            f"data.max_source_length={cfg.max_source_length} and "
+            f"data.max_target_length={cfg.max_target_length}"
+        )
+    # Permute once, so that a shuffle buffer smaller than the corpus does not start from (and
+    # keep near) file order; the buffer then reshuffles every epoch.
+    order = np.random.default_rng(seed).permutation(np.flatnonzero(keep))
+    dataset = tf.data.Dataset.from_tensor_slices(
+        ([corpus.sources[i] for i in order], [corpus.targets[i] for i in order]))
+    dataset = dataset.shuffle(min(cfg.shuffle_buffer, len(order)), seed=seed,
+                              reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    pools = dataset.batch(POOL_SIZE).map(
+        _encoder(tokenizers, cfg, fixed_width=True), num_parallel_calls=_parallel(cfg))
+    if cfg.batching == "bucketed":
+        dataset = pools.apply(bucketed_batches(train_bucket_grid(lengths, keep, cfg)))
+    else:
+        dataset = pools.unbatch().batch(cfg.batch_size).map(_cut_to_longest)
+    return _finish(dataset.map(_model_inputs, num_parallel_calls=_parallel(cfg)))
+
+
+def train_bucket_grid(lengths: Lengths, keep: np.ndarray, cfg: DataConfig) -> BucketGrid:
+    """The buckets of the kept training pairs (`keep`: (N,) bool)."""
+    ratio, configured = cfg.bucket_width_ratio, cfg.bucket_boundaries
+    return BucketGrid(
+        source_boundaries=derive_boundaries(lengths.source[keep], ratio, configured),
+        target_boundaries=derive_boundaries(lengths.target[keep], ratio, configured),
+        batch_tokens=cfg.batch_tokens,
+    )
+
+
+def make_eval_dataset(corpus: Corpus, tokenizers: Tokenizers, cfg: DataConfig) -> tf.data.Dataset:
+    """Batches of `cfg.eval_batch_size` pairs sorted by length, padded to the batch maximum.
+
+    Every pair is kept: over-long sides are truncated to the limits (keeping eos), with a
+    logged count. x["example_index"] int64 (B,) is each row's index in `corpus`; see
+    `restore_order`. Raises DataError for an empty corpus.
+    """
+    if not len(corpus):
+        raise DataError(f"corpus {corpus.name!r} is empty: nothing to evaluate")
+    lengths = Lengths.of(corpus, tokenizers)
+    _warn_truncated(corpus.name, lengths, cfg)
+    order = np.lexsort((lengths.target, lengths.source))  # by source, then target length
+    dataset = tf.data.Dataset.from_tensor_slices((
+        [corpus.sources[i] for i in order], [corpus.targets[i] for i in order], order))
+    dataset = dataset.batch(cfg.eval_batch_size).map(
+        _eval_batch(tokenizers, cfg), num_parallel_calls=_parallel(cfg))
+    return _finish(dataset)
+
+
+def restore_order(example_index: Sequence[int] | np.ndarray, rows: Iterable[T]) -> list[T]:
+    """`rows` (one per example, in batch order) placed at their `example_index` positions."""
+    index = np.asarray(example_index, dtype=np.int64)
+    ordered = [None] * len(index)
+    for position, row in zip(index, rows):
+        ordered[position] = row
+    return ordered
+
+
+def _eval_batch(tokenizers: Tokenizers, cfg: DataConfig):
+    encode = _encoder(tokenizers, cfg, fixed_width=False)
+
+    def batch(sources, targets, example_index):
+        x, y, weight = _model_inputs(encode(sources, targets))
+        x["example_index"] = example_index
+        return x, y, weight
+
+    return batch
+
+
+def _encoder(tokenizers: Tokenizers, cfg: DataConfig, fixed_width: bool):
+    """strings (N,), (N,) -> dict of padded ids (N, S) / (N, T) and lengths (N,).
+
+    Sides are truncated to the length limits (keeping eos). `fixed_width` pads to exactly
+    (max_source_length, max_target_length); otherwise to the longest row.
+    """
+    source_width, target_width = cfg.max_source_length, cfg.max_target_length
+
+    def encode(sources, targets):
+        # Tokenizers built in the graph: they survive tf.random.set_seed (see tf_tokenizer).
+        source = tokenizers.source.tf_tokenizer().tokenize(sources)[:, : source_width - 1]
+        target = tokenizers.target.tf_tokenizer().tokenize(targets)[:, : target_width - 1]
+        eos = _column(EOS_ID, tf.shape(sources)[0])
+        bos = _column(BOS_ID, tf.shape(sources)[0])
+        rows = {
+            "source_ids": tf.concat([source, eos], axis=1),
+            "target_in_ids": tf.concat([bos, target], axis=1),
+            "target_out_ids": tf.concat([target, eos], axis=1),
+        }
+        widths = {"source_ids": source_width, "target_in_ids": target_width,
+                  "target_out_ids": target_width}
+        padded = {
+            k: v.to_tensor(PAD_ID, shape=[None, widths[k]] if fixed_width else None)
+            for k, v in rows.items()
+        }
+        padded["source_length"] = rows["source_ids"].row_lengths()
+        padded["target_length"] = rows["target_in_ids"].row_lengths()
+        return padded
+
+    return encode
+
+
+def _column(token_id: int, rows: tf.Tensor) -> tf.RaggedTensor:
+    """A ragged (rows, 1) column of `token_id`."""
+    return tf.RaggedTensor.from_tensor(tf.fill([rows, 1], tf.constant(token_id, tf.int32)))
+
+
+def _cut_to_longest(batch: dict) -> dict:
+    """Cut fixed-width padded ids (B, S_max) / (B, T_max) to the batch's longest row."""
+    return cut_to_widths(batch, tf.reduce_max(batch["source_length"]),
+                         tf.reduce_max(batch["target_length"]))
+
+
+def _model_inputs(batch: dict):
+    """Padded ids -> (x, y, sample_weight) of the module docstring."""
+    target_mask = batch["target_in_ids"] != PAD_ID
+    x = {
+        "source_ids": batch["source_ids"],
+        "source_padding_mask": batch["source_ids"] != PAD_ID,
+        "target_in_ids": batch["target_in_ids"],
+        "target_padding_mask": target_mask,
+    }
+    return x, batch["target_out_ids"], target_mask
+
+
+def _warn_truncated(name: str, lengths: Lengths, cfg: DataConfig) -> None:
+    sources = int((lengths.source > cfg.max_source_length).sum())
+    targets = int((lengths.target > cfg.max_target_length).sum())
+    if sources or targets:
+        log.warning(
+            "%s: truncated %d source(s) longer than data.max_source_length=%d and %d target(s) "
+            "longer than data.max_target_length=%d", name, sources, cfg.max_source_length,
+            targets, cfg.max_target_length,
+        )
+
+
+def _parallel(cfg: DataConfig) -> int:
+    return tf.data.AUTOTUNE if cfg.num_parallel_calls == -1 else cfg.num_parallel_calls
+
+
+def _finish(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Prefetch, with deterministic element order."""
+    options = tf.data.Options()
+    options.deterministic = True
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)

@@ -1,0 +1,1 @@
+"""Using a trained run: decode corpora and raw lines, evaluate, translate, export."""

@@ -1,0 +1,68 @@
+"""Decode lists of source strings with a model, in length-sorted batches, in input order."""
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from seq2seq.config import DataConfig, DecodeConfig
+from seq2seq.data.corpora import Corpus
+from seq2seq.data.pipeline import make_eval_dataset
+from seq2seq.decoding import search
+
+
+@dataclass
+class Hypothesis:
+    text: str
+    score: float  # length-penalized log-probability (greedy: plain log-probability)
+    num_tokens: int
+
+
+def decode_sources(model, tokenizers, sources: list[str], data_cfg: DataConfig,
+                   decode_cfg: DecodeConfig) -> list[list[Hypothesis]]:
+    """The n-best hypotheses of each source, best first, in the order of `sources`.
+
+    Batches are built by the evaluation pipeline (in-graph tokenization, sorted by length,
+    over-long sources truncated) and put back into input order with `example_index`.
+    """
+    corpus = Corpus(sources=list(sources), targets=[""] * len(sources), name="input")
+    data_cfg = _with_batch_size(data_cfg, decode_cfg.batch_size)
+    results: list[list[Hypothesis] | None] = [None] * len(sources)
+    for x, _, _ in make_eval_dataset(corpus, tokenizers, data_cfg):
+        out = search(model, x["source_ids"], x["source_padding_mask"], decode_cfg)
+        ids, scores = out["ids"].numpy(), out["scores"].numpy()
+        if ids.ndim == 2:  # greedy: (B, L) -> (B, 1, L)
+            ids, scores = ids[:, None], scores[:, None]
+        for row_ids, row_scores, index in zip(ids, scores, x["example_index"].numpy()):
+            results[int(index)] = [_hypothesis(tokenizers, i, s) for i, s in zip(row_ids, row_scores)]
+    assert all(r is not None for r in results), "the evaluation pipeline lost sentences"
+    return results
+
+
+def _hypothesis(tokenizers, ids: np.ndarray, score: float) -> Hypothesis:
+    tokens = [int(t) for t in ids if t > 0]
+    return Hypothesis(tokenizers.target.decode(tokens), float(score), len(tokens))
+
+
+def _with_batch_size(cfg: DataConfig, batch_size: int) -> DataConfig:
+    return replace(cfg, eval_batch_size=batch_size)
+
+
+@dataclass
+class Decoded:
+    """Best hypotheses of the distinct sources of a corpus, with all their references."""
+
+    sources: list[str]
+    hypotheses: list[str]
+    references: list[list[str]]
+    output_tokens: int
+
+
+def decode_corpus(model, tokenizers, corpus: Corpus, data_cfg: DataConfig,
+                  decode_cfg: DecodeConfig, limit: int = 0) -> Decoded:
+    """Decode the distinct sources of `corpus` (the first `limit` if > 0) in corpus order."""
+    sources, references = corpus.references()
+    if limit > 0:
+        sources, references = sources[:limit], references[:limit]
+    nbest = decode_sources(model, tokenizers, sources, data_cfg, decode_cfg)
+    return Decoded(sources, [h[0].text for h in nbest], references,
+                   sum(h[0].num_tokens for h in nbest))

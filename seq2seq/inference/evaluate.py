@@ -1,0 +1,44 @@
+"""`evaluate_run`: decode a split of a trained run and score it the way papers do."""
+
+import logging
+import time
+from pathlib import Path
+
+from seq2seq.config import DecodeConfig
+from seq2seq.data.corpora import load_corpora
+from seq2seq.errors import DataError
+from seq2seq.inference.decode import decode_corpus
+from seq2seq.run import LoadedRun
+from seq2seq.training.run_dir import atomic_write_json, atomic_write_text
+from seq2seq.training.validation import task_metrics
+
+log = logging.getLogger("seq2seq.evaluate")
+
+
+def evaluate_run(run: LoadedRun, split: str, decode_cfg: DecodeConfig, out_dir: Path) -> dict:
+    """Decode `split` of the run's corpus, write hypotheses and references, return metrics.
+
+    Writes to `out_dir`: sources.txt, hypotheses.txt, references.txt (all references of a
+    source, tab-separated), metrics.json (task scores, decode speed, settings).
+    """
+    corpora = load_corpora(run.cfg.data)
+    if split not in corpora or not corpora[split].sources:
+        raise DataError(f"split {split!r} is empty or missing in data {run.cfg.data.name!r}")
+    started = time.perf_counter()
+    decoded = decode_corpus(run.model, run.tokenizers, corpora[split], run.cfg.data, decode_cfg)
+    seconds = time.perf_counter() - started
+    metrics = task_metrics(run.cfg.task, decoded)
+    metrics.update(
+        sentences=len(decoded.sources), seconds=round(seconds, 3),
+        sentences_per_sec=len(decoded.sources) / seconds,
+        tokens_per_sec=decoded.output_tokens / seconds,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / "sources.txt", "".join(s + "\n" for s in decoded.sources))
+    atomic_write_text(out_dir / "hypotheses.txt", "".join(h + "\n" for h in decoded.hypotheses))
+    atomic_write_text(out_dir / "references.txt",
+                      "".join("\t".join(r) + "\n" for r in decoded.references))
+    report = {"split": split, "task": run.cfg.task, "checkpoint": run.checkpoint,
+              "decode": vars(decode_cfg), "metrics": metrics}
+    atomic_write_json(out_dir / "metrics.json", report)
+    return report

@@ -1,0 +1,66 @@
+"""A strings-in/strings-out SavedModel: tokenization, search and detokenization in-graph.
+
+Load it with plain TensorFlow (no import of this package):
+
+    import tensorflow as tf, tensorflow_text  # registers the SentencePiece ops
+    translator = tf.saved_model.load("DIR/export")
+    out = translator.signatures["serving_default"](tf.constant(["hello", "world"]))
+    out["translations"]  # tf.string (B,)
+"""
+
+import logging
+from pathlib import Path
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from seq2seq.config import DecodeConfig
+from seq2seq.data.tokenizer import EOS_ID
+from seq2seq.decoding import search
+from seq2seq.run import LoadedRun
+
+log = logging.getLogger("seq2seq.export")
+
+
+class Translator(tf.Module):
+    """`translate(sentences: tf.string (B,)) -> {"translations": (B,), "scores": (B,)}`."""
+
+    def __init__(self, run: LoadedRun, decode_cfg: DecodeConfig) -> None:
+        super().__init__(name="translator")
+        self.model = run.model
+        self.source_tokenizer = tf_text.SentencepieceTokenizer(model=run.tokenizers.source.model_proto)
+        self.target_tokenizer = tf_text.SentencepieceTokenizer(model=run.tokenizers.target.model_proto)
+        self.max_source_length = run.cfg.data.max_source_length
+        self.lowercase = run.cfg.data.lowercase
+        self.decode_cfg = decode_cfg
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+    def translate(self, sentences: tf.Tensor) -> dict[str, tf.Tensor]:
+        text = tf.strings.lower(sentences, encoding="utf-8") if self.lowercase else sentences
+        pieces = self.source_tokenizer.tokenize(text)[:, : self.max_source_length - 1]  # ragged
+        eos = tf.fill([tf.shape(text)[0], 1], tf.constant(EOS_ID, pieces.dtype))
+        source = tf.concat([pieces, eos], axis=1)
+        source_ids = tf.cast(source.to_tensor(0), tf.int32)  # (B, S) right-padded
+        mask = tf.sequence_mask(source.row_lengths(), tf.shape(source_ids)[1])
+        out = search(self.model, source_ids, mask, self.decode_cfg)
+        ids, scores = out["ids"], out["scores"]
+        if ids.shape.rank == 3:  # beam: keep the best of the n-best
+            ids, scores = ids[:, 0], scores[:, 0]
+        # Output ids stop at eos and are 0 after it; keep the real tokens.
+        real = tf.logical_and(ids > 0, tf.cumsum(tf.cast(ids == EOS_ID, tf.int32), axis=1) == 0)
+        tokens = tf.ragged.boolean_mask(ids, real)
+        translations = self.target_tokenizer.detokenize(tokens)
+        empty = tf.equal(tf.strings.length(tf.strings.strip(sentences)), 0)
+        translations = tf.where(empty, tf.constant(""), translations)
+        return {"translations": translations, "scores": tf.where(empty, 0.0, scores)}
+
+
+def export_run(run: LoadedRun, decode_cfg: DecodeConfig, out_dir: Path) -> Path:
+    """Write the SavedModel to `out_dir` (a new directory; an existing one is refused)."""
+    translator = Translator(run, decode_cfg)
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    tf.saved_model.save(translator, str(tmp),
+                        signatures={"serving_default": translator.translate.get_concrete_function()})
+    tmp.rename(out_dir)
+    log.info("exported %s", out_dir)
+    return out_dir

@@ -1,0 +1,45 @@
+"""Bahdanau (additive) attention."""
+
+import keras
+from keras import ops
+
+from seq2seq.layers.attention_base import AttentionBase
+
+
+@keras.saving.register_keras_serializable(package="seq2seq")
+class BahdanauAttention(AttentionBase):
+    """Bahdanau et al. (2015) attention: score(q, m) = v . tanh(W_q q + W_m m + b).
+
+    Args:
+        units: hidden size A of the scoring network.
+
+    Call args and returns: see `AttentionBase` (query (B, [T,] H_q), memory (B, S, H_mem),
+    memory_padding_mask bool (B, S) -> context (B, [T,] H_mem), weights (B, [T,] S)).
+    For a query sequence the score tensor is (B, T, S, A): fine for short sequences.
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.query_projection = keras.layers.Dense(units, use_bias=False, name="query_projection")
+        self.memory_projection = keras.layers.Dense(units, name="memory_projection")
+        self.energy = keras.layers.Dense(1, use_bias=False, name="energy")
+
+    def build(self, query_shape, memory_shape, memory_padding_mask_shape=None):
+        self.query_projection.build(tuple(query_shape))
+        self.memory_projection.build(tuple(memory_shape))
+        self.energy.build((None, self.units))
+        self.built = True
+
+    def project_memory(self, memory):
+        return self.memory_projection(memory)  # (B, S, A)
+
+    def score(self, query, keys):
+        query = self.query_projection(query)  # (B, T, A)
+        hidden = ops.tanh(query[:, :, None, :] + keys[:, None, :, :])  # (B, T, S, A)
+        return ops.squeeze(self.energy(hidden), axis=-1)  # (B, T, S)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"units": self.units})
+        return config

@@ -1,0 +1,1 @@
+"""Training: losses and metrics over real tokens only, schedules and the training loop."""

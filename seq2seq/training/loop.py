@@ -1,0 +1,91 @@
+"""`fit(cfg, run_dir)`: the whole training job as a plain function (no Hydra), for tests,
+notebooks and the `seq2seq-train` entry point."""
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from seq2seq.config import TrainRunConfig
+from seq2seq.data.corpora import load_corpora
+from seq2seq.data.pipeline import make_train_dataset
+from seq2seq.data.tokenizer import load_or_train_tokenizers
+from seq2seq.model import build_model
+from seq2seq.training.checkpoints import restore_model
+from seq2seq.training.run_dir import (
+    atomic_write_json,
+    check_writable,
+    git_commit,
+    store_or_check_run_config,
+)
+from seq2seq.training.trainer import Trainer
+
+log = logging.getLogger("seq2seq.train")
+
+
+def fit(cfg: TrainRunConfig, run_dir: Path) -> dict:
+    """Train `cfg` in `run_dir` (resuming it if it holds this run); return metrics.json."""
+    run_dir = Path(run_dir)
+    check_writable(run_dir)
+    resumed = store_or_check_run_config(run_dir, cfg)
+    (run_dir / "git.txt").write_text(git_commit() + "\n")
+    seed_everything(cfg.train.seed, cfg.train.deterministic)
+    corpora = load_corpora(cfg.data)
+    tokenizers = load_or_train_tokenizers(cfg.tokenizer, corpora["train"], run_dir / "tokenizer")
+    model = build_model(cfg.model, tokenizers.source.vocab_size, tokenizers.target.vocab_size)
+    train_ds = make_train_dataset(corpora["train"], tokenizers, cfg.data, seed=cfg.train.seed)
+    build_with_batch(model, train_ds)
+    log.info("model: %s parameters; %s run in %s", f"{model.count_params():,}",
+             "resuming a" if resumed else "new", run_dir)
+    trainer = Trainer(cfg, run_dir, model, tokenizers, corpora, train_ds,
+                      num_train_examples=len(corpora["train"].sources))
+    summary = trainer.run()
+    summary.update(final_evaluation(trainer))
+    summary.update(parameters=model.count_params(), git=git_commit(),
+                   real_tokens_per_sec=_mean_train_rate(run_dir))
+    atomic_write_json(run_dir / "metrics.json", summary)
+    return summary
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Seed Python, NumPy, TensorFlow and Keras; optionally make TF ops deterministic."""
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def build_with_batch(model: keras.Model, dataset: tf.data.Dataset) -> None:
+    """Create the model's variables by calling it on one batch of `dataset`'s shapes."""
+    x, _, _ = next(iter(dataset.take(1)))
+    model({k: x[k][:1] for k in ("source_ids", "source_padding_mask", "target_in_ids",
+                                 "target_padding_mask")}, training=False)
+
+
+def final_evaluation(trainer: Trainer) -> dict:
+    """Best checkpoint's metrics on valid and test (test only if the corpus has one)."""
+    checkpoint = restore_model(trainer.model, trainer.run_dir / "checkpoints", "best")
+    out = {"best_checkpoint": checkpoint}
+    for split in ("valid", "test"):
+        if split not in trainer.corpora or not trainer.corpora[split].sources:
+            continue
+        started = time.perf_counter()
+        metrics, _ = trainer.validate(split)
+        out.update({f"best/{k}": v for k, v in metrics.items()})
+        log.info("best checkpoint on %s (%.1fs): %s", split, time.perf_counter() - started,
+                 " | ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+    return out
+
+
+def _mean_train_rate(run_dir: Path) -> float | None:
+    """Median of the logged train/real_tokens_per_sec values (None if nothing logged)."""
+    rates = []
+    with open(run_dir / "metrics.jsonl", encoding="utf-8") as f:
+        for line in f:
+            rate = json.loads(line).get("train/real_tokens_per_sec")
+            if rate is not None:
+                rates.append(rate)
+    return float(np.median(rates)) if rates else None

@@ -1,0 +1,75 @@
+"""Shared fixtures.
+
+Data: a toy grapheme-to-phoneme corpus generated at test time (words over 8 letters -> one
+phoneme per letter, doubled letters collapsed, so targets are often shorter than sources),
+and tokenizers trained on it (char source model, word target model; 8 pieces + 4 specials).
+"""
+
+import random
+from pathlib import Path
+
+import pytest
+
+TOY_PHONES = {"a": "AA", "b": "B", "c": "K", "d": "D", "e": "EH", "f": "F", "g": "G", "h": "HH"}
+
+
+def toy_pairs(n: int = 600, seed: int = 0, max_letters: int = 14) -> list[tuple[str, str]]:
+    """`n` (word, phonemes) pairs; words have 1..max_letters letters."""
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        word = "".join(rng.choice(list(TOY_PHONES)) for _ in range(rng.randint(1, max_letters)))
+        collapsed = [c for i, c in enumerate(word) if i == 0 or c != word[i - 1]]
+        pairs.append((word, " ".join(TOY_PHONES[c] for c in collapsed)))
+    return pairs
+
+
+@pytest.fixture(scope="session")
+def toy_files(tmp_path_factory) -> dict[str, Path]:
+    """The toy corpus as aligned text files ("source", "target") and as a TSV ("tsv")."""
+    directory = tmp_path_factory.mktemp("toy_corpus")
+    pairs = toy_pairs()
+    files = {"source": directory / "toy.src", "target": directory / "toy.tgt",
+             "tsv": directory / "toy.tsv"}
+    files["source"].write_text("".join(f"{s}\n" for s, _ in pairs), encoding="utf-8")
+    files["target"].write_text("".join(f"{t}\n" for _, t in pairs), encoding="utf-8")
+    files["tsv"].write_text("".join(f"{s}\t{t}\n" for s, t in pairs), encoding="utf-8")
+    return files
+
+
+@pytest.fixture(scope="session")
+def toy_corpus(toy_files):
+    from seq2seq.data.corpora import read_parallel_text
+
+    return read_parallel_text(toy_files["source"], toy_files["target"])
+
+
+@pytest.fixture(scope="session")
+def toy_tokenizer_config():
+    from seq2seq.config import SideTokenizerConfig, TokenizerConfig
+
+    size = 4 + len(TOY_PHONES)
+    return TokenizerConfig(
+        source=SideTokenizerConfig(model_type="char", vocab_size=size, add_dummy_prefix=False),
+        target=SideTokenizerConfig(model_type="word", vocab_size=size),
+    )
+
+
+@pytest.fixture(scope="session")
+def toy_tokenizers(toy_corpus, toy_tokenizer_config):
+    from seq2seq.data.tokenizer import train_tokenizers
+
+    return train_tokenizers(toy_tokenizer_config, toy_corpus)
+
+
+@pytest.fixture
+def toy_data_config(toy_files):
+    """A DataConfig reading the toy text files; small budget so batches are many."""
+    from seq2seq.config import DataConfig, SplitFiles
+
+    return DataConfig(
+        name="toy", format="text",
+        train=SplitFiles(source=str(toy_files["source"]), target=str(toy_files["target"])),
+        max_source_length=16, max_target_length=16, batch_tokens=64, batch_size=16,
+        shuffle_buffer=1000, eval_batch_size=32,
+    )

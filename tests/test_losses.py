@@ -1,0 +1,106 @@
+"""Loss and metrics over real tokens only, against hand-computed numpy references."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seq2seq.training.losses import masked_cross_entropy, masked_cross_entropy_mean
+from seq2seq.training.metrics import TokenMean, perplexity, token_accuracy
+
+V = 5
+Y = np.array([[1, 4, 2, 0], [3, 3, 0, 0]], np.int32)
+MASK = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], bool)
+LOGITS = np.random.default_rng(0).normal(0, 2, (2, 4, V)).astype(np.float32)
+
+
+def numpy_token_losses(logits, y, label_smoothing):
+    """Per-position cross-entropy with q = (1 - eps) one_hot + eps / V, float64."""
+    z = logits.astype(np.float64)
+    log_p = z - z.max(-1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(-1, keepdims=True))
+    q = (1 - label_smoothing) * np.eye(V)[y] + label_smoothing / V
+    return -(q * log_p).sum(-1)
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_loss_matches_hand_computed_masked_mean(label_smoothing):
+    losses = numpy_token_losses(LOGITS, Y, label_smoothing)
+    expected_sum = (losses * MASK).sum()
+    loss_sum, tokens = masked_cross_entropy(Y, LOGITS, MASK, label_smoothing)
+    assert loss_sum.dtype == tf.float32 and tokens.dtype == tf.float32
+    assert float(tokens) == 5.0
+    np.testing.assert_allclose(float(loss_sum), expected_sum, rtol=1e-6)
+    mean = masked_cross_entropy_mean(Y, LOGITS, MASK, label_smoothing)
+    np.testing.assert_allclose(float(mean), expected_sum / MASK.sum(), rtol=1e-6)
+    # Not the B*T mean that Keras' default sample_weight reduction gives.
+    assert abs(float(mean) - expected_sum / MASK.size) > 0.1
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_loss_agrees_with_keras_summed_losses(label_smoothing):
+    keras_loss = keras.losses.CategoricalCrossentropy(
+        from_logits=True, label_smoothing=label_smoothing, reduction="sum")
+    expected = keras_loss(np.eye(V)[Y], LOGITS, sample_weight=MASK.astype(np.float32))
+    loss_sum, _ = masked_cross_entropy(Y, LOGITS, MASK, label_smoothing)
+    np.testing.assert_allclose(float(loss_sum), float(expected), rtol=1e-5)
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_padding_gets_exactly_zero_gradient_and_any_label(label_smoothing):
+    labels = np.where(MASK, Y, 99)  # out-of-range ids at padded positions are never read
+    logits = tf.Variable(LOGITS)
+    with tf.GradientTape() as tape:
+        loss_sum, _ = masked_cross_entropy(labels, logits, MASK, label_smoothing)
+    grad = tape.gradient(loss_sum, logits).numpy()
+    assert np.all(grad[~MASK] == 0.0)
+    assert np.all(np.abs(grad[MASK]).sum(-1) > 0)
+    reference, _ = masked_cross_entropy(Y, LOGITS, MASK, label_smoothing)
+    assert float(loss_sum) == float(reference)
+
+
+def test_padded_logits_do_not_change_the_loss():
+    changed = np.where(MASK[:, :, None], LOGITS, 1e4).astype(np.float32)
+    a, _ = masked_cross_entropy(Y, LOGITS, MASK)
+    b, _ = masked_cross_entropy(Y, changed, MASK)
+    assert float(a) == float(b)
+
+
+def test_low_precision_logits_give_float32_results():
+    loss_sum, tokens = masked_cross_entropy(Y, tf.cast(LOGITS, tf.float16), MASK, 0.1)
+    assert loss_sum.dtype == tf.float32 and tokens.dtype == tf.float32
+    expected = (numpy_token_losses(LOGITS, Y, 0.1) * MASK).sum()
+    np.testing.assert_allclose(float(loss_sum), expected, rtol=1e-3)
+
+
+def test_all_padding_mean_is_zero_and_bad_smoothing_is_refused():
+    none = np.zeros_like(MASK)
+    assert float(masked_cross_entropy_mean(Y, LOGITS, none)) == 0.0
+    with pytest.raises(ValueError, match="label_smoothing"):
+        masked_cross_entropy(Y, LOGITS, MASK, 1.0)
+
+
+def test_token_accuracy_and_perplexity():
+    logits = np.full((2, 4, V), -5.0, np.float32)
+    predicted = np.array([[1, 0, 2, 4], [3, 1, 0, 3]])  # right, wrong, right, (pad); right, wrong
+    np.put_along_axis(logits, predicted[:, :, None], 5.0, axis=-1)
+    correct, tokens = token_accuracy(Y, logits, MASK)
+    assert (float(correct), float(tokens)) == (3.0, 5.0)
+    loss_sum, tokens = masked_cross_entropy(Y, LOGITS, MASK)
+    expected = np.exp((numpy_token_losses(LOGITS, Y, 0.0) * MASK).sum() / MASK.sum())
+    np.testing.assert_allclose(float(perplexity(loss_sum, tokens)), expected, rtol=1e-5)
+
+
+def test_token_mean_accumulates_exact_per_token_means():
+    metric = TokenMean()
+    batches = [(Y[:1], LOGITS[:1], MASK[:1]), (Y[1:], LOGITS[1:], MASK[1:])]
+    batch_means = []
+    for y, logits, mask in batches:
+        loss_sum, tokens = masked_cross_entropy(y, logits, mask)
+        metric.update_state(loss_sum, tokens)
+        batch_means.append(float(loss_sum / tokens))
+    expected = (numpy_token_losses(LOGITS, Y, 0.0) * MASK).sum() / MASK.sum()
+    np.testing.assert_allclose(float(metric.result()), expected, rtol=1e-6)
+    assert abs(np.mean(batch_means) - expected) > 1e-3  # the mean of batch means is biased
+    metric.reset_state()
+    assert float(metric.result()) == 0.0
