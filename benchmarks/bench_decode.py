@@ -15,6 +15,7 @@ import statistics
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 from omegaconf import OmegaConf
 
@@ -67,6 +68,7 @@ def main() -> None:
     args = parser.parse_args()
 
     model_cfg = validate(OmegaConf.load(CONF / "model" / f"{args.model}.yaml"), ModelConfig)
+    keras.utils.set_random_seed(0)  # same weights, hence same output lengths, on every run
     model = build_model(model_cfg, SOURCE_VOCAB, TARGET_VOCAB)
     sources = random_sources(args.sentences)
     settings = {name: validate(OmegaConf.load(CONF / "decode" / f"{name}.yaml"), DecodeConfig)
