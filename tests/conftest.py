@@ -73,3 +73,15 @@ def toy_data_config(toy_files):
         max_source_length=16, max_target_length=16, batch_tokens=64, batch_size=16,
         shuffle_buffer=1000, eval_batch_size=32,
     )
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """A tiny model trained 12 steps (deterministic) on a generated corpus: (cfg, run_dir, metrics)."""
+    from seq2seq.training.loop import fit
+    from tests.train_helpers import tiny_train_config
+
+    tmp = tmp_path_factory.mktemp("smoke")
+    cfg = tiny_train_config(tmp, "train.deterministic=true")
+    run_dir = tmp / "run"
+    return cfg, run_dir, fit(cfg, run_dir)

@@ -29,14 +29,6 @@ def _train_losses(run_dir):
     return out
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("smoke")
-    cfg = tiny_train_config(tmp, "train.deterministic=true")
-    run_dir = tmp / "run"
-    return cfg, run_dir, fit(cfg, run_dir)
-
-
 def test_run_directory_contents(smoke_run):
     cfg, run_dir, metrics = smoke_run
     for name in ("run_config.yaml", "git.txt", "metrics.json", "metrics.jsonl",

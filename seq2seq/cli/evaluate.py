@@ -20,7 +20,7 @@ def main(cfg: DictConfig) -> None:
         decode = validate(cfg.decode, DecodeConfig)
         run = load_run(cfg.run_dir, cfg.checkpoint)
         out_dir = Path(HydraConfig.get().runtime.output_dir)
-        return evaluate_run(run, cfg.split, decode, out_dir)
+        return evaluate_run(run, cfg.split, decode, out_dir, cfg.plot_attention)
 
     print(json.dumps(run_cli(job), indent=2, default=str))
 

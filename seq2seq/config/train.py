@@ -44,7 +44,8 @@ class TrainConfig:
     keep_checkpoints: int = 3
     seed: int = 1234
     deterministic: bool = False
-    # Decode this many validation examples greedily at each validation for task metrics.
+    # Decode this many distinct validation sources at each validation for task metrics
+    # (0 = all, -1 = none); the final evaluation of the best checkpoint decodes all.
     val_decode_examples: int = 1000
     num_samples: int = 5  # sample predictions written to TensorBoard text
     jit_compile: bool = False

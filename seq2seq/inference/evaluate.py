@@ -4,9 +4,12 @@ import logging
 import time
 from pathlib import Path
 
+import tensorflow as tf
+
 from seq2seq.config import DecodeConfig
 from seq2seq.data.corpora import load_corpora
 from seq2seq.errors import DataError
+from seq2seq.inference.attention import align, heatmap
 from seq2seq.inference.decode import decode_corpus
 from seq2seq.run import LoadedRun
 from seq2seq.training.run_dir import atomic_write_json, atomic_write_text
@@ -15,11 +18,14 @@ from seq2seq.training.validation import task_metrics
 log = logging.getLogger("seq2seq.evaluate")
 
 
-def evaluate_run(run: LoadedRun, split: str, decode_cfg: DecodeConfig, out_dir: Path) -> dict:
+def evaluate_run(run: LoadedRun, split: str, decode_cfg: DecodeConfig, out_dir: Path,
+                 plot_attention: int = 0) -> dict:
     """Decode `split` of the run's corpus, write hypotheses and references, return metrics.
 
     Writes to `out_dir`: sources.txt, hypotheses.txt, references.txt (all references of a
-    source, tab-separated), metrics.json (task scores, decode speed, settings).
+    source, tab-separated), metrics.json (task scores, decode speed, settings), and heatmaps
+    attention_<i>.png of the first `plot_attention` sources (also as TensorBoard images
+    `attention/<split>_<i>` in the run's tensorboard/).
     """
     corpora = load_corpora(run.cfg.data)
     if split not in corpora or not corpora[split].sources:
@@ -41,4 +47,17 @@ def evaluate_run(run: LoadedRun, split: str, decode_cfg: DecodeConfig, out_dir: 
     report = {"split": split, "task": run.cfg.task, "checkpoint": run.checkpoint,
               "decode": vars(decode_cfg), "metrics": metrics}
     atomic_write_json(out_dir / "metrics.json", report)
+    if plot_attention > 0:
+        plot_alignments(run, decoded.sources[:plot_attention], split, out_dir)
     return report
+
+
+def plot_alignments(run: LoadedRun, sources: list[str], split: str, out_dir: Path) -> None:
+    """Heatmaps of greedy-decoding attention: PNG files and TensorBoard images."""
+    writer = tf.summary.create_file_writer(str(run.run_dir / "tensorboard"))
+    with writer.as_default(step=0):
+        for i, source in enumerate(sources):
+            image = heatmap(align(run.model, run.tokenizers, source),
+                            out_dir / f"attention_{i}.png")
+            tf.summary.image(f"attention/{split}_{i}", image[None])
+    writer.close()

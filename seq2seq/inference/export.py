@@ -28,8 +28,12 @@ class Translator(tf.Module):
     def __init__(self, run: LoadedRun, decode_cfg: DecodeConfig) -> None:
         super().__init__(name="translator")
         self.model = run.model
-        self.source_tokenizer = tf_text.SentencepieceTokenizer(model=run.tokenizers.source.model_proto)
-        self.target_tokenizer = tf_text.SentencepieceTokenizer(model=run.tokenizers.target.model_proto)
+        # Distinct names: the SentencePiece op's resource is shared by node name, so two
+        # unnamed tokenizers in one loaded SavedModel would both get the first model.
+        self.source_tokenizer = tf_text.SentencepieceTokenizer(
+            model=run.tokenizers.source.model_proto, name="source_sentencepiece")
+        self.target_tokenizer = tf_text.SentencepieceTokenizer(
+            model=run.tokenizers.target.model_proto, name="target_sentencepiece")
         self.max_source_length = run.cfg.data.max_source_length
         self.lowercase = run.cfg.data.lowercase
         self.decode_cfg = decode_cfg

@@ -39,7 +39,12 @@ def check_lengths(run: LoadedRun, lines: list[str], long_input: str) -> None:
 
 def translate_lines(run: LoadedRun, lines: list[str], decode_cfg: DecodeConfig,
                     long_input: str = "truncate") -> list[list[Hypothesis]]:
-    """n-best hypotheses per line; an empty (or blank) line gets one empty hypothesis."""
+    """n-best hypotheses per line; an empty (or blank) line gets one empty hypothesis.
+
+    Lines are lower-cased when the run's data was (`data.lowercase`), as in the export.
+    """
+    if run.cfg.data.lowercase:
+        lines = [line.lower() for line in lines]
     check_lengths(run, lines, long_input)
     todo = [i for i, line in enumerate(lines) if line.strip()]
     decoded = decode_sources(run.model, run.tokenizers, [lines[i] for i in todo],

@@ -66,14 +66,14 @@ def build_with_batch(model: keras.Model, dataset: tf.data.Dataset) -> None:
 
 
 def final_evaluation(trainer: Trainer) -> dict:
-    """Best checkpoint's metrics on valid and test (test only if the corpus has one)."""
+    """Best checkpoint's metrics on the whole valid and test splits (if present)."""
     checkpoint = restore_model(trainer.model, trainer.run_dir / "checkpoints", "best")
     out = {"best_checkpoint": checkpoint}
     for split in ("valid", "test"):
         if split not in trainer.corpora or not trainer.corpora[split].sources:
             continue
         started = time.perf_counter()
-        metrics, _ = trainer.validate(split)
+        metrics, _ = trainer.validate(split, decode_limit=0)  # decode the whole split
         out.update({f"best/{k}": v for k, v in metrics.items()})
         log.info("best checkpoint on %s (%.1fs): %s", split, time.perf_counter() - started,
                  " | ".join(f"{k} {v:.4g}" for k, v in metrics.items()))

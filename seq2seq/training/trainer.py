@@ -163,15 +163,18 @@ class Trainer:
             self.logger.console(step, values)
 
     # --- validation and checkpoints -------------------------------------------------------
-    def validate(self, split: str = "valid") -> tuple[dict[str, float], list[str]]:
-        """Loss, accuracy, perplexity on `split`, and task metrics from greedy decoding."""
+    def validate(self, split: str = "valid", decode_limit: int | None = None
+                 ) -> tuple[dict[str, float], list[str]]:
+        """Loss, accuracy, perplexity on `split`, and task metrics from decoding the first
+        `decode_limit` distinct sources (default `train.val_decode_examples`; 0 = all)."""
         corpus = self.corpora[split]
         metrics = evaluate_loss(self.eval_step, make_eval_dataset(corpus, self.tokenizers,
                                                                   self.cfg.data))
         samples: list[str] = []
-        if self.cfg.train.val_decode_examples != 0:
+        limit = self.cfg.train.val_decode_examples if decode_limit is None else decode_limit
+        if limit >= 0:
             decoded = decode_corpus(self.model, self.tokenizers, corpus, self.cfg.data,
-                                    self.cfg.decode, self.cfg.train.val_decode_examples)
+                                    self.cfg.decode, limit)
             metrics.update(task_metrics(self.cfg.task, decoded))
             samples = sample_lines(decoded, self.cfg.train.num_samples)
         return {f"{split_prefix(split)}/{k}": v for k, v in metrics.items()}, samples
