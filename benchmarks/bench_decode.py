@@ -7,6 +7,12 @@ pass of each is a warm-up that traces the search graphs. An untrained model rare
 most outputs run to the length limit: these are worst-case figures.
 
     .venv/bin/python benchmarks/bench_decode.py [--sentences 1024] [--repeats 3]
+
+With `--run-dir DIR`, a trained run decodes the distinct sources of its `--split` (default: the
+G2P test split) through the project's evaluation path (in-graph tokenization, length-sorted
+batches, detokenization), and each line also gives the task scores:
+
+    .venv/bin/python benchmarks/bench_decode.py --run-dir logs/train/runs/<timestamp>
 """
 
 import argparse
@@ -58,6 +64,33 @@ def decode_pass(model, batches, cfg: DecodeConfig) -> tuple[float, int]:
     return time.perf_counter() - start, tokens
 
 
+def trained_run(args, settings: dict[str, DecodeConfig]) -> None:
+    """Time the settings on a trained run's split; print speed and task scores."""
+    from seq2seq.data.corpora import load_corpora
+    from seq2seq.inference.decode import decode_corpus
+    from seq2seq.run import load_run
+    from seq2seq.training.validation import task_metrics
+
+    run = load_run(args.run_dir)
+    corpus = load_corpora(run.cfg.data)[args.split]
+    times, decoded = {name: [] for name in settings}, {}
+    for repeat in range(args.repeats + 1):
+        for name, cfg in settings.items():
+            start = time.perf_counter()
+            decoded[name] = decode_corpus(run.model, run.tokenizers, corpus, run.cfg.data, cfg)
+            if repeat > 0:
+                times[name].append(time.perf_counter() - start)
+    for name, cfg in settings.items():
+        median, count = statistics.median(times[name]), len(decoded[name].sources)
+        print(json.dumps({
+            "decode": name, "run_dir": str(args.run_dir), "split": args.split,
+            "sentences": count, "batch_size": cfg.batch_size, "median_seconds": round(median, 3),
+            "sentences_per_s": round(count / median, 1),
+            "output_tokens_per_s": round(decoded[name].output_tokens / median),
+            **{k: round(v, 2) for k, v in task_metrics(run.cfg.task, decoded[name]).items()},
+        }))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="gru_luong", help="a conf/model/*.yaml name")
@@ -65,7 +98,13 @@ def main() -> None:
                         help="conf/decode/*.yaml names")
     parser.add_argument("--sentences", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per setting")
+    parser.add_argument("--run-dir", help="a trained run: decode its --split instead")
+    parser.add_argument("--split", default="test")
     args = parser.parse_args()
+    if args.run_dir:
+        trained_run(args, {name: validate(OmegaConf.load(CONF / "decode" / f"{name}.yaml"),
+                                          DecodeConfig) for name in args.decode})
+        return
 
     model_cfg = validate(OmegaConf.load(CONF / "model" / f"{args.model}.yaml"), ModelConfig)
     keras.utils.set_random_seed(0)  # same weights, hence same output lengths, on every run
