@@ -109,3 +109,32 @@ def test_cli_bad_input_is_one_line_error(tmp_path):
     assert proc.returncode == 2
     assert "error: " in proc.stderr and "not a training run directory" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_mismatched_tokenizer_is_a_clear_error(smoke_run, tmp_path):
+    import shutil
+
+    from seq2seq.config import SideTokenizerConfig, TokenizerConfig
+    from seq2seq.data.corpora import Corpus
+    from seq2seq.data.tokenizer import save_tokenizers, train_tokenizers
+
+    copy = tmp_path / "run"
+    shutil.copytree(smoke_run[1], copy)
+    shutil.rmtree(copy / "tokenizer")
+    side = SideTokenizerConfig(model_type="char", vocab_size=9, add_dummy_prefix=False)
+    corpus = Corpus(sources=["abcde", "edcba"] * 10, targets=["ABCDE", "EDCBA"] * 10)
+    save_tokenizers(train_tokenizers(TokenizerConfig(source=side, target=side), corpus),
+                    copy / "tokenizer")
+    with pytest.raises(RunDirError, match="does not match this model"):
+        load_run(copy)
+
+
+def test_evaluate_cli_prints_json(smoke_run):
+    proc = subprocess.run(
+        [str(BIN / "seq2seq-evaluate"), f"run_dir={smoke_run[1]}", "decode=beam5",
+         "plot_attention=0"],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert report["split"] == "test" and report["decode"]["beam_size"] == 5
+    assert {"wer", "per", "sentences_per_sec"} <= set(report["metrics"])

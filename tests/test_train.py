@@ -99,3 +99,38 @@ def test_unwritable_run_dir(tmp_path):
 def test_unknown_key_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"train\.max_stepz"):
         tiny_train_config(tmp_path, "+train.max_stepz=3")
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    import seq2seq.training.trainer as trainer_module
+
+    real_make = trainer_module.make_train_step
+
+    def make_poisoned(*args, **kwargs):
+        step, calls = real_make(*args, **kwargs), []
+
+        def poisoned(x, y, mask):
+            out = step(x, y, mask)
+            calls.append(1)
+            if len(calls) == 8:
+                out = dict(out, loss_sum=tf.constant(float("nan")))
+            return out
+
+        return poisoned
+
+    monkeypatch.setattr(trainer_module, "make_train_step", make_poisoned)
+    cfg = tiny_train_config(tmp_path)
+    with pytest.raises(trainer_module.NonFiniteLossError, match=r"loss is nan at step 8.*ckpt-6"):
+        fit(cfg, tmp_path / "run")
+    assert tf.train.latest_checkpoint(str(tmp_path / "run/checkpoints/last")).endswith("ckpt-6")
+
+
+def test_early_stopping_on_the_monitored_metric(tmp_path):
+    # mode=max on val/loss: the falling loss never "improves", so patience 1 stops training
+    # after the second validation.
+    cfg = tiny_train_config(tmp_path, "train.max_steps=60", "train.monitor=val/loss",
+                            "train.monitor_mode=max", "train.early_stopping_patience=1",
+                            "train.val_decode_examples=-1")
+    metrics = fit(cfg, tmp_path / "run")
+    assert metrics["stop_reason"] == "early_stopping" and metrics["steps"] == 12
+    assert tf.train.latest_checkpoint(str(tmp_path / "run/checkpoints/best")).endswith("ckpt-6")
