@@ -41,7 +41,8 @@ def test_experiment_runs_with_smoke(experiment, tmp_path):
 def test_local_launcher_sweep(tmp_path):
     proc = subprocess.run(
         [str(BIN / "seq2seq-train"), "-m", "hydra/launcher=local", "experiment=g2p_cmudict",
-         "debug=smoke", "model.dropout=0.0,0.3", f"hydra.sweep.dir={tmp_path}"],
+         "debug=smoke", "train.num_threads=1", "model.dropout=0.0,0.3",
+         f"hydra.sweep.dir={tmp_path}"],
         capture_output=True, text=True, timeout=900, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     for job in ("0", "1"):

@@ -49,6 +49,9 @@ class TrainConfig:
     val_decode_examples: int = 1000
     num_samples: int = 5  # sample predictions written to TensorBoard text
     jit_compile: bool = False
+    # TensorFlow intra-/inter-op threads (0 = TensorFlow's default, all cores). Set it to
+    # cores / n_jobs for parallel sweep jobs on one machine (hydra/launcher=local).
+    num_threads: int = 0
     # Resume from this checkpoint path instead of the newest one in the run directory.
     resume_from: str | None = None
 

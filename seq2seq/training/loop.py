@@ -34,6 +34,7 @@ def fit(cfg: TrainRunConfig, run_dir: Path) -> dict:
     resumed = store_or_check_run_config(run_dir, cfg)
     (run_dir / "git.txt").write_text(git_commit() + "\n")
     seed_everything(cfg.train.seed, cfg.train.deterministic)
+    set_threads(cfg.train.num_threads)
     corpora = load_corpora(cfg.data)
     tokenizers = load_or_train_tokenizers(cfg.tokenizer, corpora["train"], run_dir / "tokenizer")
     model = build_model(cfg.model, tokenizers.source.vocab_size, tokenizers.target.vocab_size)
@@ -56,6 +57,18 @@ def seed_everything(seed: int, deterministic: bool) -> None:
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
+
+
+def set_threads(num_threads: int) -> None:
+    """Limit TensorFlow's thread pools (0 = leave the default)."""
+    if num_threads <= 0:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(num_threads)
+        tf.config.threading.set_inter_op_parallelism_threads(num_threads)
+    except RuntimeError:  # TensorFlow already started in this process
+        log.warning("train.num_threads=%d ignored: TensorFlow was already initialized",
+                    num_threads)
 
 
 def build_with_batch(model: keras.Model, dataset: tf.data.Dataset) -> None:
