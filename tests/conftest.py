@@ -85,3 +85,13 @@ def smoke_run(tmp_path_factory):
     cfg = tiny_train_config(tmp, "train.deterministic=true")
     run_dir = tmp / "run"
     return cfg, run_dir, fit(cfg, run_dir)
+
+
+# Property-based tests: random examples locally, a fixed (derandomized) set on CI so that a
+# CI run is reproducible; `HYPOTHESIS_PROFILE=ci` selects it by hand.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+import os as _os  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if _os.environ.get("CI") or _os.environ.get("HYPOTHESIS_PROFILE") == "ci":
+    _hypothesis_settings.load_profile("ci")
