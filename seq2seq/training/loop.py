@@ -32,7 +32,8 @@ def fit(cfg: TrainRunConfig, run_dir: Path) -> dict:
     run_dir = Path(run_dir)
     check_writable(run_dir)
     resumed = store_or_check_run_config(run_dir, cfg)
-    (run_dir / "git.txt").write_text(git_commit() + "\n")
+    commit = git_commit()  # of the code this process loaded, not of the tree at the end
+    (run_dir / "git.txt").write_text(commit + "\n")
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     set_threads(cfg.train.num_threads)
     corpora = load_corpora(cfg.data)
@@ -46,7 +47,7 @@ def fit(cfg: TrainRunConfig, run_dir: Path) -> dict:
                       num_train_examples=len(corpora["train"].sources))
     summary = trainer.run()
     summary.update(final_evaluation(trainer))
-    summary.update(parameters=model.count_params(), git=git_commit(),
+    summary.update(parameters=model.count_params(), git=commit,
                    real_tokens_per_sec=_mean_train_rate(run_dir))
     atomic_write_json(run_dir / "metrics.json", summary)
     return summary
