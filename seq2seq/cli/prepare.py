@@ -26,7 +26,8 @@ def prepare(cfg: PrepareRunConfig, run_dir: Path) -> dict:
     """
     from seq2seq.data.corpora import load_corpora
     from seq2seq.data.stats import compute_stats
-    from seq2seq.data.tokenizer import load_or_train_tokenizers, write_once
+    from seq2seq.data.tokenizer import load_or_train_tokenizers
+    from seq2seq.files import write_once
 
     corpora = load_corpora(cfg.data)
     tokenizers = load_or_train_tokenizers(cfg.tokenizer, corpora["train"], run_dir / "tokenizer")

@@ -9,7 +9,6 @@ import io
 import logging
 import os
 import re
-import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -22,6 +21,7 @@ from sentencepiece import sentencepiece_model_pb2
 from seq2seq.config.data import SideTokenizerConfig, TokenizerConfig
 from seq2seq.data.corpora import Corpus
 from seq2seq.errors import ConfigError, RunDirError
+from seq2seq.files import write_once
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 SIDES = ("source", "target")
@@ -194,23 +194,3 @@ def _check_settings(cfg: TokenizerConfig, tokenizers: Tokenizers, directory: Pat
                     f"tokenizer.{'source' if cfg.shared else name}.{key}={wanted}: "
                     "use a new run directory"
                 )
-
-
-def write_once(path: Path, data: bytes) -> None:
-    """Atomically create `path` holding `data`; keep an identical existing file.
-
-    Raises RunDirError rather than overwrite a file with different content (an earlier run's).
-    """
-    if path.exists():
-        if path.read_bytes() == data:
-            return
-        raise RunDirError(f"{path} already exists with different content: use a new run directory")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # same dir: os.replace is atomic
-    try:
-        with open(tmp, "xb") as handle:  # unlike mkstemp, keeps the umask's permissions
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -12,7 +12,7 @@ from seq2seq.errors import DataError
 from seq2seq.inference.attention import align, heatmap
 from seq2seq.inference.decode import decode_corpus
 from seq2seq.run import LoadedRun
-from seq2seq.training.run_dir import atomic_write_json, atomic_write_text
+from seq2seq.files import atomic_write_json, atomic_write_text
 from seq2seq.training.validation import task_metrics
 
 log = logging.getLogger("seq2seq.evaluate")

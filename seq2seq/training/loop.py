@@ -15,9 +15,9 @@ from seq2seq.data.corpora import load_corpora
 from seq2seq.data.pipeline import make_train_dataset
 from seq2seq.data.tokenizer import load_or_train_tokenizers
 from seq2seq.model import build_model
+from seq2seq.files import atomic_write_json
 from seq2seq.training.checkpoints import restore_model
 from seq2seq.training.run_dir import (
-    atomic_write_json,
     check_writable,
     git_commit,
     store_or_check_run_config,

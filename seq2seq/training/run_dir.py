@@ -4,8 +4,6 @@ Layout (see README): .hydra/, run_config.yaml, tokenizer/, checkpoints/, tensorb
 metrics.jsonl (one JSON object per logged event), metrics.json (final summary), git.txt.
 """
 
-import json
-import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -14,29 +12,11 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from seq2seq.errors import RunDirError
+from seq2seq.files import atomic_write_text
 
 RUN_CONFIG = "run_config.yaml"
 # Sections that define what a run *is*: resuming with different values would mix two runs.
 IDENTITY_SECTIONS = ("data", "tokenizer", "model", "task")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` so that a reader sees the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def git_commit(root: Path | None = None) -> str:

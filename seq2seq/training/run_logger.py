@@ -8,7 +8,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from seq2seq.training.run_dir import atomic_write_text
+from seq2seq.files import atomic_write_text
 
 log = logging.getLogger("seq2seq.train")
 
