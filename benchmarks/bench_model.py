@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/bench_model.py [--configs gru_luong gru_bahdanau] [--steps 30]
 
 Batches: 64 random words, source 6-12 letters + eos (vocab 32), target 5-11 phones + eos
-(vocab 45), each batch padded to its longest row. One `tf.function` step (input_signature with
-None dims, Adam, mean loss over real target tokens) per config. Configs are timed in
-interleaved rounds because this machine's speed drifts; the median over rounds is reported
+(vocab 45), each batch padded to its longest row. Each config runs the project's own train
+step (`seq2seq.training.steps.make_train_step`: Adam, mean loss over real target tokens).
+Configs are timed in interleaved rounds because this machine's speed drifts; the median over rounds is reported
 as real (non-padding) target tokens per second.
 """
 
@@ -25,19 +25,10 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from seq2seq.config import ModelConfig, validate  # noqa: E402
 from seq2seq.model import build_model  # noqa: E402
-from seq2seq.training.losses import masked_cross_entropy  # noqa: E402
+from seq2seq.training.steps import make_train_step  # noqa: E402
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "model"
 SOURCE_VOCAB, TARGET_VOCAB, BOS, EOS = 32, 45, 2, 3
-SPEC = (
-    {
-        "source_ids": tf.TensorSpec((None, None), tf.int32),
-        "source_padding_mask": tf.TensorSpec((None, None), tf.bool),
-        "target_in_ids": tf.TensorSpec((None, None), tf.int32),
-        "target_padding_mask": tf.TensorSpec((None, None), tf.bool),
-    },
-    tf.TensorSpec((None, None), tf.int32),
-)
 
 
 def make_batches(count, batch_size, seed=0):
@@ -64,30 +55,13 @@ def make_batches(count, batch_size, seed=0):
     return batches
 
 
-def make_train_step(model, jit_compile):
-    optimizer = keras.optimizers.Adam(1e-3)
-    optimizer.build(model.trainable_variables)
-
-    @tf.function(input_signature=SPEC, jit_compile=jit_compile)
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss_sum, tokens = masked_cross_entropy(y, model(x, training=True),
-                                                    x["target_padding_mask"])
-            loss = loss_sum / tokens
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    return step
-
-
 def time_steps(step, batches, steps):
     """Seconds and real target tokens of `steps` training steps cycling through `batches`."""
     tokens = 0
     start = time.perf_counter()
     for i in range(steps):
         x, y = batches[i % len(batches)]
-        step(x, y).numpy()
+        step(x, y, x["target_padding_mask"])["loss_sum"].numpy()
         tokens += int(tf.reduce_sum(tf.cast(x["target_padding_mask"], tf.int32)))
     return time.perf_counter() - start, tokens
 
@@ -106,7 +80,7 @@ def main():
     for name in args.configs:
         cfg = validate(OmegaConf.load(CONF / f"{name}.yaml"), ModelConfig)
         model = build_model(cfg, SOURCE_VOCAB, TARGET_VOCAB)
-        step = make_train_step(model, args.jit)
+        step = make_train_step(model, keras.optimizers.Adam(1e-3), jit_compile=args.jit)
         start = time.perf_counter()
         time_steps(step, batches, 3)  # trace + warm up
         runs[name] = {"step": step, "params": model.count_params(),
