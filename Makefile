@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: install train prepare test test-slow bench clean-logs
+.PHONY: install train prepare test test-slow lint clean-logs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,8 @@ train: $(STAMP)
 prepare: $(STAMP)
 	$(BIN)/seq2seq-prepare $(ARGS)
 
-## The default (fast) test suite; this is what CI runs.
-test: $(STAMP)
+## The default (fast) test suite, after lint; this is what CI runs.
+test: lint
 	$(BIN)/python -m pytest -m "not slow" -q $(ARGS)
 
 ## The slow tests (end-to-end experiments, sweeps).
@@ -35,3 +35,9 @@ test-slow: $(STAMP)
 
 clean-logs:
 	rm -rf logs/
+
+## Lint: ruff (rules and format) and the import-layer contracts (pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check seq2seq tests benchmarks
+	$(BIN)/ruff format --check seq2seq tests benchmarks
+	$(BIN)/lint-imports

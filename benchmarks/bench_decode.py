@@ -26,7 +26,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from seq2seq.config import DecodeConfig, ModelConfig, validate
-from seq2seq.data.tokenizer import EOS_ID
+from seq2seq.constants import EOS_ID
 from seq2seq.decoding import search
 from seq2seq.model import build_model
 
@@ -38,8 +38,9 @@ def random_sources(count: int, seed: int = 0) -> list[np.ndarray]:
     """`count` sources of 4-12 ids in [4, SOURCE_VOCAB), the last one EOS."""
     rng = np.random.default_rng(seed)
     lengths = rng.integers(4, 13, count)
-    return [np.append(rng.integers(4, SOURCE_VOCAB, n - 1), EOS_ID).astype(np.int32)
-            for n in lengths]
+    return [
+        np.append(rng.integers(4, SOURCE_VOCAB, n - 1), EOS_ID).astype(np.int32) for n in lengths
+    ]
 
 
 def make_batches(sources: list[np.ndarray], batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -47,10 +48,10 @@ def make_batches(sources: list[np.ndarray], batch_size: int) -> list[tuple[np.nd
     ordered = sorted(sources, key=len)
     batches = []
     for start in range(0, len(ordered), batch_size):
-        chunk = ordered[start:start + batch_size]
+        chunk = ordered[start : start + batch_size]
         ids = np.zeros((len(chunk), max(map(len, chunk))), np.int32)
         for row, source in enumerate(chunk):
-            ids[row, :len(source)] = source
+            ids[row, : len(source)] = source
         batches.append((ids, ids != 0))
     return batches
 
@@ -67,9 +68,9 @@ def decode_pass(model, batches, cfg: DecodeConfig) -> tuple[float, int]:
 def trained_run(args, settings: dict[str, DecodeConfig]) -> None:
     """Time the settings on a trained run's split; print speed and task scores."""
     from seq2seq.data.corpora import load_corpora
-    from seq2seq.inference.decode import decode_corpus
-    from seq2seq.run import load_run
-    from seq2seq.training.validation import task_metrics
+    from seq2seq.decoding import decode_corpus
+    from seq2seq.evaluation import task_metrics
+    from seq2seq.runs.load import load_run
 
     run = load_run(args.run_dir)
     corpus = load_corpora(run.cfg.data)[args.split]
@@ -82,36 +83,54 @@ def trained_run(args, settings: dict[str, DecodeConfig]) -> None:
                 times[name].append(time.perf_counter() - start)
     for name, cfg in settings.items():
         median, count = statistics.median(times[name]), len(decoded[name].sources)
-        print(json.dumps({
-            "decode": name, "run_dir": str(args.run_dir), "split": args.split,
-            "sentences": count, "batch_size": cfg.batch_size, "median_seconds": round(median, 3),
-            "sentences_per_s": round(count / median, 1),
-            "output_tokens_per_s": round(decoded[name].output_tokens / median),
-            **{k: round(v, 2) for k, v in task_metrics(run.cfg.task, decoded[name]).items()},
-        }))
+        print(
+            json.dumps(
+                {
+                    "decode": name,
+                    "run_dir": str(args.run_dir),
+                    "split": args.split,
+                    "sentences": count,
+                    "batch_size": cfg.batch_size,
+                    "median_seconds": round(median, 3),
+                    "sentences_per_s": round(count / median, 1),
+                    "output_tokens_per_s": round(decoded[name].output_tokens / median),
+                    **{
+                        k: round(v, 2) for k, v in task_metrics(run.cfg.task, decoded[name]).items()
+                    },
+                }
+            )
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="gru_luong", help="a conf/model/*.yaml name")
-    parser.add_argument("--decode", nargs="+", default=["greedy", "beam5"],
-                        help="conf/decode/*.yaml names")
+    parser.add_argument(
+        "--decode", nargs="+", default=["greedy", "beam5"], help="conf/decode/*.yaml names"
+    )
     parser.add_argument("--sentences", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per setting")
     parser.add_argument("--run-dir", help="a trained run: decode its --split instead")
     parser.add_argument("--split", default="test")
     args = parser.parse_args()
     if args.run_dir:
-        trained_run(args, {name: validate(OmegaConf.load(CONF / "decode" / f"{name}.yaml"),
-                                          DecodeConfig) for name in args.decode})
+        trained_run(
+            args,
+            {
+                name: validate(OmegaConf.load(CONF / "decode" / f"{name}.yaml"), DecodeConfig)
+                for name in args.decode
+            },
+        )
         return
 
     model_cfg = validate(OmegaConf.load(CONF / "model" / f"{args.model}.yaml"), ModelConfig)
     keras.utils.set_random_seed(0)  # same weights, hence same output lengths, on every run
     model = build_model(model_cfg, SOURCE_VOCAB, TARGET_VOCAB)
     sources = random_sources(args.sentences)
-    settings = {name: validate(OmegaConf.load(CONF / "decode" / f"{name}.yaml"), DecodeConfig)
-                for name in args.decode}
+    settings = {
+        name: validate(OmegaConf.load(CONF / "decode" / f"{name}.yaml"), DecodeConfig)
+        for name in args.decode
+    }
     batches = {name: make_batches(sources, cfg.batch_size) for name, cfg in settings.items()}
     times, tokens = {name: [] for name in settings}, {}
     for repeat in range(args.repeats + 1):
@@ -121,14 +140,22 @@ def main() -> None:
                 times[name].append(seconds)
     for name, cfg in settings.items():
         median = statistics.median(times[name])
-        print(json.dumps({
-            "decode": name, "strategy": cfg.strategy, "beam_size": cfg.beam_size,
-            "model": args.model, "sentences": args.sentences, "batch_size": cfg.batch_size,
-            "median_seconds": round(median, 3),
-            "sentences_per_s": round(args.sentences / median, 1),
-            "output_tokens_per_sentence": round(tokens[name] / args.sentences, 2),
-            "seconds": [round(t, 3) for t in times[name]],
-        }))
+        print(
+            json.dumps(
+                {
+                    "decode": name,
+                    "strategy": cfg.strategy,
+                    "beam_size": cfg.beam_size,
+                    "model": args.model,
+                    "sentences": args.sentences,
+                    "batch_size": cfg.batch_size,
+                    "median_seconds": round(median, 3),
+                    "sentences_per_s": round(args.sentences / median, 1),
+                    "output_tokens_per_sentence": round(tokens[name] / args.sentences, 2),
+                    "seconds": [round(t, 3) for t in times[name]],
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 Batches: 64 random words, source 6-12 letters + eos (vocab 32), target 5-11 phones + eos
 (vocab 45), each batch padded to its longest row. Each config runs the project's own train
 step (`seq2seq.training.steps.make_train_step`: Adam, mean loss over real target tokens).
-Configs are timed in interleaved rounds because this machine's speed drifts; the median over rounds is reported
+Configs are timed in interleaved rounds because this machine's speed drifts; the median over
+rounds is reported
 as real (non-padding) target tokens per second.
 """
 
@@ -45,12 +46,15 @@ def make_batches(count, batch_size, seed=0):
         pieces = rng.integers(4, TARGET_VOCAB, (batch_size, T))
         tgt_out = np.where(np.arange(T)[None] == tgt_len[:, None] - 1, EOS, pieces)  # + eos
         tgt_out = np.where(tgt_mask, tgt_out, 0)
-        tgt_in = np.where(tgt_mask, np.concatenate([np.full((batch_size, 1), BOS),
-                                                    tgt_out[:, :-1]], axis=1), 0)
-        x = {"source_ids": tf.constant(src, tf.int32),
-             "source_padding_mask": tf.constant(src_mask),
-             "target_in_ids": tf.constant(tgt_in, tf.int32),
-             "target_padding_mask": tf.constant(tgt_mask)}
+        tgt_in = np.where(
+            tgt_mask, np.concatenate([np.full((batch_size, 1), BOS), tgt_out[:, :-1]], axis=1), 0
+        )
+        x = {
+            "source_ids": tf.constant(src, tf.int32),
+            "source_padding_mask": tf.constant(src_mask),
+            "target_in_ids": tf.constant(tgt_in, tf.int32),
+            "target_padding_mask": tf.constant(tgt_mask),
+        }
         batches.append((x, tf.constant(tgt_out, tf.int32)))
     return batches
 
@@ -83,22 +87,37 @@ def main():
         step = make_train_step(model, keras.optimizers.Adam(1e-3), jit_compile=args.jit)
         start = time.perf_counter()
         time_steps(step, batches, 3)  # trace + warm up
-        runs[name] = {"step": step, "params": model.count_params(),
-                      "first_steps_s": round(time.perf_counter() - start, 2), "rates": []}
+        runs[name] = {
+            "step": step,
+            "params": model.count_params(),
+            "first_steps_s": round(time.perf_counter() - start, 2),
+            "rates": [],
+        }
     for _ in range(args.rounds):
-        for name, run in runs.items():
+        for run in runs.values():
             seconds, tokens = time_steps(run["step"], batches, args.steps)
             run["rates"].append(tokens / seconds)
     report = {
-        "batch_size": args.batch_size, "steps_per_round": args.steps, "rounds": args.rounds,
-        "jit_compile": args.jit, "cpu_threads": os.cpu_count(),
-        "mean_real_target_tokens_per_batch": float(np.mean(
-            [float(tf.reduce_sum(tf.cast(x["target_padding_mask"], tf.float32)))
-             for x, _ in batches])),
+        "batch_size": args.batch_size,
+        "steps_per_round": args.steps,
+        "rounds": args.rounds,
+        "jit_compile": args.jit,
+        "cpu_threads": os.cpu_count(),
+        "mean_real_target_tokens_per_batch": float(
+            np.mean(
+                [
+                    float(tf.reduce_sum(tf.cast(x["target_padding_mask"], tf.float32)))
+                    for x, _ in batches
+                ]
+            )
+        ),
         "configs": {
-            name: {"params": run["params"], "first_3_steps_s": run["first_steps_s"],
-                   "target_tokens_per_s_median": round(statistics.median(run["rates"])),
-                   "target_tokens_per_s_rounds": [round(r) for r in run["rates"]]}
+            name: {
+                "params": run["params"],
+                "first_3_steps_s": run["first_steps_s"],
+                "target_tokens_per_s_median": round(statistics.median(run["rates"])),
+                "target_tokens_per_s_rounds": [round(r) for r in run["rates"]],
+            }
             for name, run in runs.items()
         },
     }

@@ -26,8 +26,11 @@ from seq2seq.config import TrainRunConfig, validate  # noqa: E402
 from seq2seq.data.corpora import load_corpora  # noqa: E402
 from seq2seq.data.pipeline import make_train_dataset  # noqa: E402
 from seq2seq.data.tokenizer import load_or_train_tokenizers  # noqa: E402
-from seq2seq.model import build_model  # noqa: E402
-from seq2seq.training.loop import build_with_batch, seed_everything  # noqa: E402
+from seq2seq.model import (
+    build_model,  # noqa: E402
+    build_variables,  # noqa: E402
+)
+from seq2seq.training.loop import seed_everything  # noqa: E402
 from seq2seq.training.steps import make_train_step, select_inputs  # noqa: E402
 from seq2seq.training.trainer import build_optimizer  # noqa: E402
 
@@ -44,21 +47,23 @@ def main() -> None:
         cfg = validate(compose("train", overrides=args.overrides), TrainRunConfig)
     seed_everything(cfg.train.seed, False)
     corpora = load_corpora(cfg.data)
-    tokenizers = load_or_train_tokenizers(cfg.tokenizer, corpora["train"],
-                                          Path(tempfile.mkdtemp()) / "tokenizer")
+    tokenizers = load_or_train_tokenizers(
+        cfg.tokenizer, corpora["train"], Path(tempfile.mkdtemp()) / "tokenizer"
+    )
     runs = {}
     for mode in ("bucketed", "random"):
         data_cfg = replace(cfg.data, batching=mode)
         model = build_model(cfg.model, tokenizers.source.vocab_size, tokenizers.target.vocab_size)
         dataset = make_train_dataset(corpora["train"], tokenizers, data_cfg, seed=cfg.train.seed)
-        build_with_batch(model, dataset)
+        build_variables(model)
         optimizer = build_optimizer(cfg)
-        step = make_train_step(model, optimizer, 0.0, cfg.train.optimizer.clip_norm,
-                               cfg.train.jit_compile)
+        step = make_train_step(
+            model, optimizer, 0.0, cfg.train.optimizer.clip_norm, cfg.train.jit_compile
+        )
         runs[mode] = (iter(dataset), step, [])
         _time(runs[mode], 5)  # trace and warm up
     for _ in range(args.rounds):
-        for mode, run in runs.items():
+        for run in runs.values():
             run[2].append(_time(run, args.steps))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     for mode, (_, _, rounds) in runs.items():
@@ -82,13 +87,17 @@ def _summary(mode: str, rounds: list[dict], cfg: TrainRunConfig, peak_mb: float)
     pad = statistics.median((r["positions"] - r["tokens"]) / r["seconds"] for r in rounds)
     total = {k: sum(r[k] for r in rounds) for k in rounds[0]}
     return {
-        "batching": mode, "model": cfg.model.name, "batch_tokens": cfg.data.batch_tokens,
-        "batch_size": cfg.data.batch_size, "real_target_tokens_per_sec": round(rate),
+        "batching": mode,
+        "model": cfg.model.name,
+        "batch_tokens": cfg.data.batch_tokens,
+        "batch_size": cfg.data.batch_size,
+        "real_target_tokens_per_sec": round(rate),
         "padded_positions_per_sec": round(pad),
         "target_real_token_fraction": round(total["tokens"] / total["positions"], 4),
         "source_real_token_fraction": round(total["source_tokens"] / total["source_positions"], 4),
         "step_ms": round(1000 * total["seconds"] / total["steps"], 1),
-        "rounds": len(rounds), "steps_per_round": rounds[0]["steps"],
+        "rounds": len(rounds),
+        "steps_per_round": rounds[0]["steps"],
         "peak_rss_mb": round(peak_mb),
     }
 

@@ -5,6 +5,7 @@ import dataclasses
 import keras
 
 from seq2seq.config.model import ModelConfig
+from seq2seq.constants import BATCH_KEYS, EOS_ID
 from seq2seq.layers.bahdanau_decoder import BahdanauDecoder
 from seq2seq.layers.bridge import Bridge
 from seq2seq.layers.encoder import MaskedGRUEncoder
@@ -63,18 +64,31 @@ class Seq2Seq(keras.Model):
     ):
         super().__init__(**kwargs)
         self._hparams = {
-            "source_vocab_size": source_vocab_size, "target_vocab_size": target_vocab_size,
-            "embedding_dim": embedding_dim, "encoder_units": encoder_units,
-            "encoder_layers": encoder_layers, "bidirectional": bidirectional,
-            "bidirectional_merge": bidirectional_merge, "decoder": decoder,
-            "decoder_units": decoder_units, "decoder_layers": decoder_layers,
-            "attention": attention, "attention_units": attention_units,
-            "input_feeding": input_feeding, "bridge": bridge,
-            "tie_embeddings": tie_embeddings, "dropout": dropout,
+            "source_vocab_size": source_vocab_size,
+            "target_vocab_size": target_vocab_size,
+            "embedding_dim": embedding_dim,
+            "encoder_units": encoder_units,
+            "encoder_layers": encoder_layers,
+            "bidirectional": bidirectional,
+            "bidirectional_merge": bidirectional_merge,
+            "decoder": decoder,
+            "decoder_units": decoder_units,
+            "decoder_layers": decoder_layers,
+            "attention": attention,
+            "attention_units": attention_units,
+            "input_feeding": input_feeding,
+            "bridge": bridge,
+            "tie_embeddings": tie_embeddings,
+            "dropout": dropout,
         }
         self.encoder = MaskedGRUEncoder(
-            source_vocab_size, embedding_dim, encoder_units, num_layers=encoder_layers,
-            bidirectional=bidirectional, merge_mode=bidirectional_merge, dropout=dropout,
+            source_vocab_size,
+            embedding_dim,
+            encoder_units,
+            num_layers=encoder_layers,
+            bidirectional=bidirectional,
+            merge_mode=bidirectional_merge,
+            dropout=dropout,
             name="encoder",
         )
         self.bridge = Bridge(bridge, decoder_layers, decoder_units, name="bridge")
@@ -83,18 +97,27 @@ class Seq2Seq(keras.Model):
     def _make_decoder(self, target_vocab_size):
         hp = self._hparams
         common = dict(
-            num_layers=hp["decoder_layers"], attention=hp["attention"],
-            attention_units=hp["attention_units"], dropout=hp["dropout"],
-            tie_embeddings=hp["tie_embeddings"], name="decoder",
+            num_layers=hp["decoder_layers"],
+            attention=hp["attention"],
+            attention_units=hp["attention_units"],
+            dropout=hp["dropout"],
+            tie_embeddings=hp["tie_embeddings"],
+            name="decoder",
         )
         if hp["decoder"] == "luong":
             if hp["input_feeding"]:
                 raise ValueError("input_feeding needs decoder='bahdanau'")
-            return LuongDecoder(target_vocab_size, hp["embedding_dim"], hp["decoder_units"],
-                                **common)
+            return LuongDecoder(
+                target_vocab_size, hp["embedding_dim"], hp["decoder_units"], **common
+            )
         if hp["decoder"] == "bahdanau":
-            return BahdanauDecoder(target_vocab_size, hp["embedding_dim"], hp["decoder_units"],
-                                   input_feeding=hp["input_feeding"], **common)
+            return BahdanauDecoder(
+                target_vocab_size,
+                hp["embedding_dim"],
+                hp["decoder_units"],
+                input_feeding=hp["input_feeding"],
+                **common,
+            )
         raise ValueError(f"decoder must be luong or bahdanau, got {hp['decoder']!r}")
 
     def build(self, x_shape=None):
@@ -124,8 +147,12 @@ class Seq2Seq(keras.Model):
         """Batch dict -> logits (B, T, V_tgt), attention weights (B, T, S)."""
         memory, state = self.encode(x["source_ids"], x["source_padding_mask"], training=training)
         return self.decoder(
-            x["target_in_ids"], x["target_padding_mask"], state, memory,
-            x["source_padding_mask"], training=training,
+            x["target_in_ids"],
+            x["target_padding_mask"],
+            state,
+            memory,
+            x["source_padding_mask"],
+            training=training,
         )
 
     def call(self, x, training=False):
@@ -152,3 +179,10 @@ def build_model(cfg: ModelConfig, source_vocab_size: int, target_vocab_size: int
     model = Seq2Seq(source_vocab_size, target_vocab_size, name=cfg.name, **model_kwargs(cfg))
     model.build()
     return model
+
+
+def build_variables(model: Seq2Seq) -> None:
+    """Run the model once on a one-token batch, so every layer has traced its variables."""
+    ids = keras.ops.convert_to_tensor([[EOS_ID]], "int32")
+    mask = keras.ops.convert_to_tensor([[True]])
+    model(dict(zip(BATCH_KEYS, (ids, mask, ids, mask))), training=False)

@@ -29,8 +29,11 @@ def toy_files(tmp_path_factory) -> dict[str, Path]:
     """The toy corpus as aligned text files ("source", "target") and as a TSV ("tsv")."""
     directory = tmp_path_factory.mktemp("toy_corpus")
     pairs = toy_pairs()
-    files = {"source": directory / "toy.src", "target": directory / "toy.tgt",
-             "tsv": directory / "toy.tsv"}
+    files = {
+        "source": directory / "toy.src",
+        "target": directory / "toy.tgt",
+        "tsv": directory / "toy.tsv",
+    }
     files["source"].write_text("".join(f"{s}\n" for s, _ in pairs), encoding="utf-8")
     files["target"].write_text("".join(f"{t}\n" for _, t in pairs), encoding="utf-8")
     files["tsv"].write_text("".join(f"{s}\t{t}\n" for s, t in pairs), encoding="utf-8")
@@ -68,16 +71,23 @@ def toy_data_config(toy_files):
     from seq2seq.config import DataConfig, SplitFiles
 
     return DataConfig(
-        name="toy", format="text",
+        name="toy",
+        format="text",
         train=SplitFiles(source=str(toy_files["source"]), target=str(toy_files["target"])),
-        max_source_length=16, max_target_length=16, batch_tokens=64, batch_size=16,
-        shuffle_buffer=1000, eval_batch_size=32,
+        max_source_length=16,
+        max_target_length=16,
+        batch_tokens=64,
+        batch_size=16,
+        shuffle_buffer=1000,
+        eval_batch_size=32,
     )
 
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
-    """A tiny model trained 12 steps (deterministic) on a generated corpus: (cfg, run_dir, metrics)."""
+    """A tiny model trained 12 steps (deterministic) on a generated corpus.
+
+    Returns (cfg, run_dir, metrics)."""
     from seq2seq.training.loop import fit
     from tests.train_helpers import tiny_train_config
 
@@ -89,8 +99,9 @@ def smoke_run(tmp_path_factory):
 
 # Property-based tests: random examples locally, a fixed (derandomized) set on CI so that a
 # CI run is reproducible; `HYPOTHESIS_PROFILE=ci` selects it by hand.
-from hypothesis import settings as _hypothesis_settings  # noqa: E402
 import os as _os  # noqa: E402
+
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
 
 _hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if _os.environ.get("CI") or _os.environ.get("HYPOTHESIS_PROFILE") == "ci":

@@ -19,10 +19,20 @@ FIRST_PIECE = 4  # ids below are special
 def tiny_config(**overrides) -> ModelConfig:
     """A tiny model config (units 4-8) with the given fields changed; validated."""
     base = ModelConfig(
-        name="tiny_test", embedding_dim=6, encoder_units=4, encoder_layers=1,
-        bidirectional=False, decoder="luong", decoder_units=8, decoder_layers=1,
-        attention="general", attention_units=5, input_feeding=False, bridge="dense",
-        tie_embeddings=False, dropout=0.1,
+        name="tiny_test",
+        embedding_dim=6,
+        encoder_units=4,
+        encoder_layers=1,
+        bidirectional=False,
+        decoder="luong",
+        decoder_units=8,
+        decoder_layers=1,
+        attention="general",
+        attention_units=5,
+        input_feeding=False,
+        bridge="dense",
+        tie_embeddings=False,
+        dropout=0.1,
     )
     return dataclasses.replace(base, **overrides)
 
@@ -73,8 +83,10 @@ def make_batch(sequences, extra_source=0, extra_target=0, fill_rng=None):
     target_in, target_mask = _pad(targets_in, tgt_len, TARGET_VOCAB, fill_rng)
     target_out, _ = _pad(targets_out, tgt_len, TARGET_VOCAB, fill_rng)
     x = {
-        "source_ids": tf.constant(source_ids), "source_padding_mask": tf.constant(source_mask),
-        "target_in_ids": tf.constant(target_in), "target_padding_mask": tf.constant(target_mask),
+        "source_ids": tf.constant(source_ids),
+        "source_padding_mask": tf.constant(source_mask),
+        "target_in_ids": tf.constant(target_in),
+        "target_padding_mask": tf.constant(target_mask),
     }
     return x, tf.constant(target_out)
 
@@ -105,8 +117,7 @@ class Probe:
     def __init__(self, model):
         self.model = model
         variables = model.trainable_variables
-        signature = [BATCH_SPEC, tf.TensorSpec((None, None), tf.int32),
-                     tf.TensorSpec((), tf.int32)]
+        signature = [BATCH_SPEC, tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((), tf.int32)]
 
         @tf.function(input_signature=signature)
         def run(x, y, row):
@@ -117,8 +128,10 @@ class Probe:
                 loss, _ = masked_cross_entropy(y, logits, row_mask)
             # (unconnected_gradients=ZERO fails on Keras 3 variables: fill None by hand)
             grads = tape.gradient(loss, variables)
-            grads = [tf.zeros(v.shape, v.dtype) if g is None else tf.convert_to_tensor(g)
-                     for g, v in zip(grads, variables)]
+            grads = [
+                tf.zeros(v.shape, v.dtype) if g is None else tf.convert_to_tensor(g)
+                for g, v in zip(grads, variables)
+            ]
             return logits, loss, grads
 
         self.run = run
@@ -140,8 +153,10 @@ def invariance_errors(probe, sequence, others, row, extra_source, extra_target, 
     pad = dict(extra_source=extra_source, extra_target=extra_target, fill_rng=fill)
     batch = others[:row] + [sequence] + others[row:]
     errors = {"logits": 0.0, "loss": 0.0, "grads": 0.0}
-    for outputs in (probe.sequence_outputs([sequence], 0, **pad),
-                    probe.sequence_outputs(batch, row, **pad)):
+    for outputs in (
+        probe.sequence_outputs([sequence], 0, **pad),
+        probe.sequence_outputs(batch, row, **pad),
+    ):
         errors["logits"] = max(errors["logits"], np.abs(outputs[0] - reference[0]).max())
         errors["loss"] = max(errors["loss"], abs(outputs[1] - reference[1]))
         grad_error = max(np.abs(a - b).max() for a, b in zip(outputs[2], reference[2]))

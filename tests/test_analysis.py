@@ -27,8 +27,11 @@ def test_curves_and_summary(smoke_run):
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_and_is_stripped(notebook, smoke_run, tmp_path, monkeypatch):
     cells = json.loads(notebook.read_text())["cells"]
-    assert all(not c.get("outputs") and c.get("execution_count") is None
-               for c in cells if c["cell_type"] == "code"), "commit notebooks without outputs"
+    assert all(
+        not c.get("outputs") and c.get("execution_count") is None
+        for c in cells
+        if c["cell_type"] == "code"
+    ), "commit notebooks without outputs"
     logs = tmp_path / "logs" / "train" / "runs"
     logs.mkdir(parents=True)
     shutil.copytree(smoke_run[1], logs / "smoke")

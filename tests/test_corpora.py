@@ -7,7 +7,13 @@ import pytest
 
 from seq2seq.config import DataConfig, PrepareRunConfig, SplitFiles, validate
 from seq2seq.data.corpora import (
-    Corpus, assign_split, hash_fraction, load_corpora, read_cmudict, read_parallel_text, read_tsv,
+    Corpus,
+    assign_split,
+    hash_fraction,
+    load_corpora,
+    read_cmudict,
+    read_parallel_text,
+    read_tsv,
 )
 from seq2seq.errors import ConfigError, DataError
 
@@ -32,7 +38,12 @@ def test_cmudict_strips_stress_keeps_variants_and_drops_comments(tmp_path):
     corpus = read_cmudict(write(tmp_path / "mini.dict", MINI_CMUDICT))
     assert corpus.sources == ["aalborg", "aalborg", "read", "read", "d'artagnan", "dup"]
     assert corpus.targets == [
-        "AO L B AO R G", "AA L B AO R G", "R EH D", "R IY D", "D AH R T AE NG Y AH N", "D AH P",
+        "AO L B AO R G",
+        "AA L B AO R G",
+        "R EH D",
+        "R IY D",
+        "D AH R T AE NG Y AH N",
+        "D AH P",
     ]
     assert corpus.skipped == {"empty": 1, "duplicate": 1}  # dup(2) equals dup without stress
 
@@ -77,10 +88,12 @@ def test_split_is_a_stable_hash_of_the_source():
 
 def test_explicit_split_is_read_and_the_others_are_cut(toy_files, toy_corpus, tmp_path):
     valid = write(tmp_path / "v.src", "abc\nfed\n"), write(tmp_path / "v.tgt", "AA B K\nF EH D\n")
-    cfg = DataConfig(format="text", split_fractions={"train": 0.7, "valid": 0.1, "test": 0.2},
-                     train=SplitFiles(source=str(toy_files["source"]),
-                                      target=str(toy_files["target"])),
-                     valid=SplitFiles(source=str(valid[0]), target=str(valid[1])))
+    cfg = DataConfig(
+        format="text",
+        split_fractions={"train": 0.7, "valid": 0.1, "test": 0.2},
+        train=SplitFiles(source=str(toy_files["source"]), target=str(toy_files["target"])),
+        valid=SplitFiles(source=str(valid[0]), target=str(valid[1])),
+    )
     corpora = load_corpora(cfg)
     assert corpora["valid"].sources == ["abc", "fed"]
     fractions = cfg.split_fractions
@@ -92,8 +105,13 @@ def test_explicit_split_is_read_and_the_others_are_cut(toy_files, toy_corpus, tm
 def test_max_examples_and_lowercase(tmp_path):
     src = write(tmp_path / "a.src", "Hello\nWorld\nAgain\n")
     tgt = write(tmp_path / "a.tgt", "HeLLo\nWORLD\nAGAIN\n")
-    cfg = DataConfig(format="text", train=SplitFiles(source=str(src), target=str(tgt)),
-                     split_fractions={"train": 1.0}, max_examples=2, lowercase=True)
+    cfg = DataConfig(
+        format="text",
+        train=SplitFiles(source=str(src), target=str(tgt)),
+        split_fractions={"train": 1.0},
+        max_examples=2,
+        lowercase=True,
+    )
     train = load_corpora(cfg)["train"]
     assert (train.sources, train.targets) == (["hello", "world"], ["hello", "world"])
 
@@ -142,8 +160,11 @@ def test_tsv_columns_gzip_and_empty_rows(tmp_path):
 
 def test_tsv_row_with_too_few_columns_names_file_and_line(tmp_path):
     path = write(tmp_path / "pairs.tsv", "a\tb\tc\nd\te\n")
-    with pytest.raises(DataError, match=rf"{path}:2: expected at least 3 tab-separated columns, "
-                                        "found 2"):
+    with pytest.raises(
+        DataError,
+        match=rf"{path}:2: expected at least 3 tab-separated columns, "
+        "found 2",
+    ):
         read_tsv(path, source_column=0, target_column=2)
 
 
@@ -161,13 +182,18 @@ def test_empty_training_split_is_an_error(tmp_path):
         load_corpora(cfg)
 
 
-@pytest.mark.parametrize("data, key", [
-    ({"format": "text"}, "data.train.source"),
-    ({"format": "tsv"}, "data.train.path"),
-    ({"format": "text", "train": {"source": "a", "target": "b"}, "valid": {"source": "c"}},
-     "data.valid.target"),
-    ({"bucket_boundaries": [8, 4]}, "data.bucket_boundaries"),
-])
+@pytest.mark.parametrize(
+    "data, key",
+    [
+        ({"format": "text"}, "data.train.source"),
+        ({"format": "tsv"}, "data.train.path"),
+        (
+            {"format": "text", "train": {"source": "a", "target": "b"}, "valid": {"source": "c"}},
+            "data.valid.target",
+        ),
+        ({"bucket_boundaries": [8, 4]}, "data.bucket_boundaries"),
+    ],
+)
 def test_data_config_cross_field_rules(data, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         validate({"data": data}, PrepareRunConfig)

@@ -13,7 +13,9 @@ import tensorflow as tf
 from omegaconf import OmegaConf
 
 from seq2seq.config import DecodeConfig, ModelConfig, validate
-from seq2seq.data.tokenizer import BOS_ID as BOS, EOS_ID as EOS, PAD_ID as PAD
+from seq2seq.constants import BOS_ID as BOS
+from seq2seq.constants import EOS_ID as EOS
+from seq2seq.constants import PAD_ID as PAD
 from seq2seq.decoding import beam_search, greedy_search, length_penalty, search
 from seq2seq.errors import ConfigError
 from seq2seq.model import build_model
@@ -48,8 +50,11 @@ class ToyGRU(keras.Model):
 
     def call(self, x, training=False):
         memory, (state,) = self.encode(x["source_ids"], x["source_padding_mask"])
-        outputs, _ = self.decoder(self.target_embedding(x["target_in_ids"]), initial_state=state,
-                                  mask=x["target_padding_mask"])
+        outputs, _ = self.decoder(
+            self.target_embedding(x["target_in_ids"]),
+            initial_state=state,
+            mask=x["target_padding_mask"],
+        )
         return self._attend(outputs, memory, x["source_padding_mask"])[0]
 
     def _attend(self, queries, memory, memory_padding_mask):
@@ -108,7 +113,8 @@ class TableModel:
         logits = []
         for t in range(x["target_in_ids"].shape[1]):
             step_logits, state, _ = self.decode_step(
-                x["target_in_ids"][:, t], state, memory, x["source_padding_mask"])
+                x["target_in_ids"][:, t], state, memory, x["source_padding_mask"]
+            )
             logits.append(step_logits)
         return tf.stack(logits, axis=1)
 
@@ -128,10 +134,15 @@ def teacher_forced_log_probs(model, source_ids, source_padding_mask, ids):
     ids = tf.convert_to_tensor(ids)
     bos = tf.fill([tf.shape(ids)[0], 1], BOS)
     mask = ids != PAD
-    logits = model({
-        "source_ids": source_ids, "source_padding_mask": source_padding_mask,
-        "target_in_ids": tf.concat([bos, ids[:, :-1]], axis=1), "target_padding_mask": mask,
-    }, training=False)
+    logits = model(
+        {
+            "source_ids": source_ids,
+            "source_padding_mask": source_padding_mask,
+            "target_in_ids": tf.concat([bos, ids[:, :-1]], axis=1),
+            "target_padding_mask": mask,
+        },
+        training=False,
+    )
     log_probs = tf.gather(tf.nn.log_softmax(logits), ids, batch_dims=2)  # (B, L)
     return tf.reduce_sum(tf.where(mask, log_probs, 0.0), axis=1).numpy()
 
@@ -145,8 +156,14 @@ def pad_to(array, length):
 def built(model):
     """`model` after one teacher-forced call, which creates its weights."""
     source_ids, mask = make_sources([3])
-    model({"source_ids": source_ids, "source_padding_mask": mask,
-           "target_in_ids": source_ids, "target_padding_mask": mask})
+    model(
+        {
+            "source_ids": source_ids,
+            "source_padding_mask": mask,
+            "target_in_ids": source_ids,
+            "target_padding_mask": mask,
+        }
+    )
     return model
 
 
@@ -161,9 +178,15 @@ def tiny_real_model(decoder: str):
     keras.utils.set_random_seed(0)
     bahdanau = decoder == "bahdanau"
     cfg = ModelConfig(
-        embedding_dim=8, encoder_units=8, encoder_layers=1, decoder_units=8, decoder=decoder,
-        attention="additive" if bahdanau else "general", attention_units=8,
-        input_feeding=bahdanau, dropout=0.5,
+        embedding_dim=8,
+        encoder_units=8,
+        encoder_layers=1,
+        decoder_units=8,
+        decoder=decoder,
+        attention="additive" if bahdanau else "general",
+        attention_units=8,
+        input_feeding=bahdanau,
+        dropout=0.5,
     )
     return build_model(cfg, 12, 12)
 
@@ -206,7 +229,7 @@ def test_greedy_output_layout(toy):
     assert attention.shape == ids.shape + (source_ids.shape[1],)
     for row, length in zip(ids, greedy["lengths"].numpy()):
         assert PAD not in row[:length] and EOS not in row[:length] and BOS not in row
-        assert not row[length + 1:].any()
+        assert not row[length + 1 :].any()
     real = ids != PAD
     assert not real[:, -1].all()  # some sentences finished before the others
     np.testing.assert_allclose(attention.sum(-1), real.astype(np.float32), atol=1e-5)
@@ -219,7 +242,8 @@ def test_beam_log_probs_are_teacher_forced(searchable):
     batch, n_best, length = beam["ids"].shape
     flat_ids = tf.reshape(beam["ids"], [batch * n_best, length])
     expected = teacher_forced_log_probs(
-        model, tf.repeat(source_ids, n_best, 0), tf.repeat(mask, n_best, 0), flat_ids)
+        model, tf.repeat(source_ids, n_best, 0), tf.repeat(mask, n_best, 0), flat_ids
+    )
     np.testing.assert_allclose(beam["log_probs"], expected.reshape(batch, n_best), rtol=1e-5)
 
 
@@ -242,21 +266,25 @@ def test_finished_beams_are_only_padded(toy):
     ids = beam["ids"].numpy().reshape(-1, beam["ids"].shape[-1])
     for row, length in zip(ids, beam["lengths"].numpy().reshape(-1)):
         assert PAD not in row[:length] and EOS not in row[:length] and BOS not in row
-        assert not row[length + 1:].any()
+        assert not row[length + 1 :].any()
     assert (ids == EOS).any() and (ids[:, -1] == PAD).any()  # some beams finished early
 
 
 @pytest.mark.parametrize("strategy", ["greedy", "beam"])
 def test_batch_equals_one_at_a_time(searchable, strategy):
     model, source_ids, mask = searchable
-    run = greedy_search if strategy == "greedy" else (
-        lambda *a: beam_search(*a, beam_size=3, n_best=2))
+    run = (
+        greedy_search
+        if strategy == "greedy"
+        else (lambda *a: beam_search(*a, beam_size=3, n_best=2))
+    )
     batched = run(model, source_ids, mask)
     for row in range(source_ids.shape[0]):
         length = int(tf.reduce_sum(tf.cast(mask[row], tf.int32)))
-        alone = run(model, source_ids[row:row + 1, :length], mask[row:row + 1, :length])
+        alone = run(model, source_ids[row : row + 1, :length], mask[row : row + 1, :length])
         np.testing.assert_array_equal(
-            pad_to(alone["ids"].numpy()[0], batched["ids"].shape[-1]), batched["ids"][row])
+            pad_to(alone["ids"].numpy()[0], batched["ids"].shape[-1]), batched["ids"][row]
+        )
         np.testing.assert_allclose(alone["scores"][0], batched["scores"][row], rtol=1e-5)
 
 
@@ -264,8 +292,15 @@ def test_batch_equals_one_at_a_time(searchable, strategy):
 def test_max_length_is_respected(beam_size):
     model = built(ToyGRU(eos_bias=-1e4))  # never ends on its own
     source_ids, mask = make_sources([3, 6, 4])
-    beam = beam_search(model, source_ids, mask, beam_size=beam_size, n_best=beam_size,
-                       max_length_a=1.5, max_length_b=1)
+    beam = beam_search(
+        model,
+        source_ids,
+        mask,
+        beam_size=beam_size,
+        n_best=beam_size,
+        max_length_a=1.5,
+        max_length_b=1,
+    )
     limits = np.array([5, 10, 7])  # floor(1.5 * source length + 1)
     assert beam["ids"].shape[-1] == limits.max()
     np.testing.assert_array_equal(beam["lengths"], np.repeat(limits[:, None], beam_size, 1))
@@ -318,8 +353,9 @@ def test_search_inside_a_callers_tf_function(toy, strategy):
     model, source_ids, mask = toy
     cfg = DecodeConfig(strategy=strategy, beam_size=1 if strategy == "greedy" else 2)
     traced = tf.function(lambda ids, mask: search(model, ids, mask, cfg)["ids"])
-    np.testing.assert_array_equal(traced(source_ids, mask),
-                                  search(model, source_ids, mask, cfg)["ids"])
+    np.testing.assert_array_equal(
+        traced(source_ids, mask), search(model, source_ids, mask, cfg)["ids"]
+    )
 
 
 def test_length_penalty_values():
@@ -343,13 +379,16 @@ def test_search_dispatches_on_config(toy):
     assert beam["ids"].shape[:2] == (4, 2)
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"strategy": "beam", "beam_size": 2, "n_best": 3},
-    {"strategy": "greedy", "beam_size": 4},
-    {"strategy": "sample"},
-    {"length_penalty": "linear"},
-    {"n_best": 0},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"strategy": "beam", "beam_size": 2, "n_best": 3},
+        {"strategy": "greedy", "beam_size": 4},
+        {"strategy": "sample"},
+        {"length_penalty": "linear"},
+        {"n_best": 0},
+    ],
+)
 def test_decode_config_rejects(kwargs):
     with pytest.raises(ConfigError):
         DecodeConfig(**kwargs)

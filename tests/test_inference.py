@@ -13,7 +13,7 @@ from seq2seq.errors import DataError, RunDirError
 from seq2seq.inference.evaluate import evaluate_run
 from seq2seq.inference.export import export_run
 from seq2seq.inference.translate import read_lines, translate_lines
-from seq2seq.run import load_run
+from seq2seq.runs.load import load_run
 
 BIN = Path(sys.executable).parent
 LINES = ["abc", "", "hgfedcba", "   ", "aab", "dd"]
@@ -87,8 +87,14 @@ def test_export_matches_translate_without_importing_seq2seq(run, tmp_path):
         "print(json.dumps([s.decode('utf-8') for s in out]))\n"
     )
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=tmp_path, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == expected
 
@@ -96,16 +102,25 @@ def test_export_matches_translate_without_importing_seq2seq(run, tmp_path):
 def test_translate_cli_reads_stdin(smoke_run, tmp_path):
     proc = subprocess.run(
         [str(BIN / "seq2seq-translate"), f"run_dir={smoke_run[1]}"],
-        input="abc\n\nhg\n", capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        input="abc\n\nhg\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(proc.stdout.splitlines()) == 3 and proc.stdout.splitlines()[1] == ""
 
 
 def test_cli_bad_input_is_one_line_error(tmp_path):
     proc = subprocess.run(
-        [str(BIN / "seq2seq-translate"), f"run_dir={tmp_path}"], input="abc\n",
-        capture_output=True, text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        [str(BIN / "seq2seq-translate"), f"run_dir={tmp_path}"],
+        input="abc\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     assert proc.returncode == 2
     assert "error: " in proc.stderr and "not a training run directory" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -123,17 +138,26 @@ def test_mismatched_tokenizer_is_a_clear_error(smoke_run, tmp_path):
     shutil.rmtree(copy / "tokenizer")
     side = SideTokenizerConfig(model_type="char", vocab_size=9, add_dummy_prefix=False)
     corpus = Corpus(sources=["abcde", "edcba"] * 10, targets=["ABCDE", "EDCBA"] * 10)
-    save_tokenizers(train_tokenizers(TokenizerConfig(source=side, target=side), corpus),
-                    copy / "tokenizer")
+    save_tokenizers(
+        train_tokenizers(TokenizerConfig(source=side, target=side), corpus), copy / "tokenizer"
+    )
     with pytest.raises(RunDirError, match="does not match this model"):
         load_run(copy)
 
 
 def test_evaluate_cli_prints_json(smoke_run):
     proc = subprocess.run(
-        [str(BIN / "seq2seq-evaluate"), f"run_dir={smoke_run[1]}", "decode=beam5",
-         "plot_attention=0"],
-        capture_output=True, text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        [
+            str(BIN / "seq2seq-evaluate"),
+            f"run_dir={smoke_run[1]}",
+            "decode=beam5",
+            "plot_attention=0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout)
     assert report["split"] == "test" and report["decode"]["beam_size"] == 5

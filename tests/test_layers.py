@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from model_helpers import randomize_weights
+
 from seq2seq.config.model import ModelConfig
 from seq2seq.errors import ConfigError
 from seq2seq.layers import (
@@ -59,11 +59,14 @@ def encoder_and_inputs(seed=0, **kwargs):
     return layer, ids, mask
 
 
-@pytest.mark.parametrize("kwargs, units", [
-    (dict(), 4),
-    (dict(bidirectional=True, num_layers=2), 8),
-    (dict(bidirectional=True, merge_mode="sum"), 4),
-])
+@pytest.mark.parametrize(
+    "kwargs, units",
+    [
+        (dict(), 4),
+        (dict(bidirectional=True, num_layers=2), 8),
+        (dict(bidirectional=True, merge_mode="sum"), 4),
+    ],
+)
 def test_encoder_shapes_and_zero_memory_at_padding(kwargs, units):
     layer, ids, mask = encoder_and_inputs(**kwargs)
     memory, states = layer(ids, mask)
@@ -114,7 +117,7 @@ def test_grus_keep_the_cudnn_eligible_settings():
 
 def test_encoder_round_trip():
     layer, ids, mask = encoder_and_inputs(bidirectional=True, num_layers=2, dropout=0.2)
-    assert_round_trip(layer, lambda l: l(ids, mask))
+    assert_round_trip(layer, lambda layer_: layer_(ids, mask))
 
 
 # --- Attention ----------------------------------------------------------------------------
@@ -130,8 +133,11 @@ def attention_layer(kind, seed=0):
 @pytest.mark.filterwarnings("ignore:You are using a softmax over axis -1")  # S = 1 is fine
 @pytest.mark.parametrize("kind", ["dot", "general", "additive"])
 @settings(max_examples=30, deadline=None)
-@given(lengths=st.lists(st.integers(1, 7), min_size=1, max_size=4), steps=st.integers(1, 4),
-       seed=st.integers(0, 1000))
+@given(
+    lengths=st.lists(st.integers(1, 7), min_size=1, max_size=4),
+    steps=st.integers(1, 4),
+    seed=st.integers(0, 1000),
+)
 def test_attention_zero_on_padding_rows_sum_to_one(kind, lengths, steps, seed):
     layer = attention_layer(kind)
     rng = np.random.default_rng(seed)
@@ -183,13 +189,14 @@ def test_general_attention_handles_different_sizes_and_dot_refuses_them():
         LuongAttention("dot")(tf.ones((2, 6)), tf.ones((2, 3, 10)), tf.ones((2, 3), tf.bool))
 
 
-@pytest.mark.parametrize("layer", [LuongAttention("dot"), LuongAttention("general"),
-                                   BahdanauAttention(5)])
+@pytest.mark.parametrize(
+    "layer", [LuongAttention("dot"), LuongAttention("general"), BahdanauAttention(5)]
+)
 def test_attention_round_trip(layer):
     rng = np.random.default_rng(0)
     query = tf.constant(rng.normal(size=(3, 4, 8)).astype(np.float32))
     memory = tf.constant(rng.normal(size=(3, 5, 8)).astype(np.float32))
-    assert_round_trip(layer, lambda l: l(query, memory, padding_mask(LENGTHS, 5)))
+    assert_round_trip(layer, lambda layer_: layer_(query, memory, padding_mask(LENGTHS, 5)))
 
 
 # --- Bridge -------------------------------------------------------------------------------
@@ -219,7 +226,7 @@ def test_copy_bridge_needs_matching_sizes():
 
 def test_bridge_round_trip():
     states = encoder_states()
-    assert_round_trip(Bridge("dense", 2, 6), lambda l: l(states))
+    assert_round_trip(Bridge("dense", 2, 6), lambda layer_: layer_(states))
 
 
 # --- Decoders -----------------------------------------------------------------------------
@@ -227,25 +234,49 @@ def test_bridge_round_trip():
 
 def decoder_inputs(num_layers, units=8, input_feeding=False):
     rng = np.random.default_rng(0)
-    state = tuple(tf.constant(rng.normal(size=(3, units)).astype(np.float32))
-                  for _ in range(num_layers + int(input_feeding)))
+    state = tuple(
+        tf.constant(rng.normal(size=(3, units)).astype(np.float32))
+        for _ in range(num_layers + int(input_feeding))
+    )
     memory = tf.constant(rng.normal(size=(3, 5, 10)).astype(np.float32))
-    return (random_ids(rng, (3, 4), 17), padding_mask([4, 2, 1], 4), state, memory,
-            padding_mask(LENGTHS, 5))
+    return (
+        random_ids(rng, (3, 4), 17),
+        padding_mask([4, 2, 1], 4),
+        state,
+        memory,
+        padding_mask(LENGTHS, 5),
+    )
 
 
-@pytest.mark.parametrize("layer, feed", [
-    (LuongDecoder(17, 6, 8, num_layers=2, attention="general", dropout=0.1), False),
-    (LuongDecoder(17, 6, 8, attention="additive", attention_units=5, tie_embeddings=True), False),
-    (BahdanauDecoder(17, 8, 8, num_layers=2, attention="additive", attention_units=5,
-                     input_feeding=True, tie_embeddings=True), True),
-    (BahdanauDecoder(17, 6, 8, attention="general"), False),
-])
+@pytest.mark.parametrize(
+    "layer, feed",
+    [
+        (LuongDecoder(17, 6, 8, num_layers=2, attention="general", dropout=0.1), False),
+        (
+            LuongDecoder(17, 6, 8, attention="additive", attention_units=5, tie_embeddings=True),
+            False,
+        ),
+        (
+            BahdanauDecoder(
+                17,
+                8,
+                8,
+                num_layers=2,
+                attention="additive",
+                attention_units=5,
+                input_feeding=True,
+                tie_embeddings=True,
+            ),
+            True,
+        ),
+        (BahdanauDecoder(17, 6, 8, attention="general"), False),
+    ],
+)
 def test_decoder_shapes_and_round_trip(layer, feed):
     inputs = decoder_inputs(layer.num_layers, input_feeding=feed)
     logits, weights = layer(*inputs)
     assert logits.shape == (3, 4, 17) and weights.shape == (3, 4, 5)
-    assert_round_trip(layer, lambda l: l(*inputs))
+    assert_round_trip(layer, lambda layer_: layer_(*inputs))
 
 
 def test_tied_output_uses_the_target_embedding():
@@ -271,14 +302,17 @@ def test_decoder_dropout_is_active_only_in_training():
 # --- Config cross-checks --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (dict(bridge="copy", decoder_units=100), "bridge=copy needs"),
-    (dict(bridge="copy", encoder_units=128, decoder_layers=3), "decoder_layers"),
-    (dict(attention="dot", decoder_units=100), "attention=dot needs"),
-    (dict(input_feeding=True), "input_feeding needs"),
-    (dict(attention="cosine"), "model.attention must be one of"),
-    (dict(encoder_units=0), "encoder_units must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(bridge="copy", decoder_units=100), "bridge=copy needs"),
+        (dict(bridge="copy", encoder_units=128, decoder_layers=3), "decoder_layers"),
+        (dict(attention="dot", decoder_units=100), "attention=dot needs"),
+        (dict(input_feeding=True), "input_feeding needs"),
+        (dict(attention="cosine"), "model.attention must be one of"),
+        (dict(encoder_units=0), "encoder_units must be >= 1"),
+    ],
+)
 def test_model_config_rejects_inconsistent_settings(overrides, message):
     with pytest.raises(ConfigError, match=message):
         ModelConfig(**overrides)

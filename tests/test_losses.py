@@ -40,7 +40,8 @@ def test_loss_matches_hand_computed_masked_mean(label_smoothing):
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
 def test_loss_agrees_with_keras_summed_losses(label_smoothing):
     keras_loss = keras.losses.CategoricalCrossentropy(
-        from_logits=True, label_smoothing=label_smoothing, reduction="sum")
+        from_logits=True, label_smoothing=label_smoothing, reduction="sum"
+    )
     expected = keras_loss(np.eye(V)[Y], LOGITS, sample_weight=MASK.astype(np.float32))
     loss_sum, _ = masked_cross_entropy(Y, LOGITS, MASK, label_smoothing)
     np.testing.assert_allclose(float(loss_sum), float(expected), rtol=1e-5)

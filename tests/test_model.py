@@ -9,8 +9,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from omegaconf import OmegaConf
-
 from model_helpers import (
     BATCH_SPEC,
     SOURCE_VOCAB,
@@ -20,6 +18,8 @@ from model_helpers import (
     random_model,
     tiny_config,
 )
+from omegaconf import OmegaConf
+
 from seq2seq.config import ModelConfig, validate
 from seq2seq.model import Seq2Seq, build_model
 from seq2seq.training.losses import masked_cross_entropy_mean
@@ -28,10 +28,16 @@ CONF = Path(__file__).resolve().parents[1] / "conf" / "model"
 
 STEP_CONFIGS = {
     "luong-bi-2layer": dict(bidirectional=True, encoder_layers=2, decoder_layers=2),
-    "luong-dot-copy-tied": dict(attention="dot", encoder_units=8, bridge="copy",
-                                tie_embeddings=True),
-    "bahdanau-additive-feed": dict(decoder="bahdanau", attention="additive",
-                                   input_feeding=True, decoder_layers=2, bidirectional=True),
+    "luong-dot-copy-tied": dict(
+        attention="dot", encoder_units=8, bridge="copy", tie_embeddings=True
+    ),
+    "bahdanau-additive-feed": dict(
+        decoder="bahdanau",
+        attention="additive",
+        input_feeding=True,
+        decoder_layers=2,
+        bidirectional=True,
+    ),
     "bahdanau-general": dict(decoder="bahdanau", bridge="zero"),
 }
 
@@ -52,9 +58,16 @@ def test_yaml_configs_list_every_field_and_build(name):
 
 def test_default_config_is_the_documented_model():
     cfg = validate(OmegaConf.load(CONF / "gru_luong.yaml"), ModelConfig)
-    assert (cfg.encoder_units, cfg.encoder_layers, cfg.bidirectional, cfg.decoder_units,
-            cfg.decoder, cfg.attention, cfg.embedding_dim, cfg.dropout) == (
-        128, 2, True, 256, "luong", "general", 64, 0.1)
+    assert (
+        cfg.encoder_units,
+        cfg.encoder_layers,
+        cfg.bidirectional,
+        cfg.decoder_units,
+        cfg.decoder,
+        cfg.attention,
+        cfg.embedding_dim,
+        cfg.dropout,
+    ) == (128, 2, True, 256, "luong", "general", 64, 0.1)
 
 
 def test_call_ignores_extra_keys_and_returns_float_logits():
@@ -73,7 +86,8 @@ def step_through(model, x, fn=None):
     logits = []
     for t in range(x["target_in_ids"].shape[1]):
         step_logits, state, attention = step(
-            x["target_in_ids"][:, t], state, memory, x["source_padding_mask"])
+            x["target_in_ids"][:, t], state, memory, x["source_padding_mask"]
+        )
         assert attention.shape == x["source_ids"].shape
         logits.append(step_logits)
     return tf.stack(logits, axis=1)
@@ -92,14 +106,26 @@ def test_decode_step_reproduces_teacher_forcing(name):
 
 
 def compiled_search_functions(model):
-    state_spec = tuple(tf.TensorSpec((None, s.shape[-1]), tf.float32)
-                       for s in model.encode(tf.ones((1, 1), tf.int32), tf.ones((1, 1), bool))[1])
-    encode = tf.function(model.encode, input_signature=[
-        tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.bool)])
-    step = tf.function(model.decode_step, input_signature=[
-        tf.TensorSpec((None,), tf.int32), state_spec,
-        tf.TensorSpec((None, None, model.encoder.output_units), tf.float32),
-        tf.TensorSpec((None, None), tf.bool)])
+    state_spec = tuple(
+        tf.TensorSpec((None, s.shape[-1]), tf.float32)
+        for s in model.encode(tf.ones((1, 1), tf.int32), tf.ones((1, 1), bool))[1]
+    )
+    encode = tf.function(
+        model.encode,
+        input_signature=[
+            tf.TensorSpec((None, None), tf.int32),
+            tf.TensorSpec((None, None), tf.bool),
+        ],
+    )
+    step = tf.function(
+        model.decode_step,
+        input_signature=[
+            tf.TensorSpec((None,), tf.int32),
+            state_spec,
+            tf.TensorSpec((None, None, model.encoder.output_units), tf.float32),
+            tf.TensorSpec((None, None), tf.bool),
+        ],
+    )
     return {"encode": encode, "step": step}
 
 
@@ -126,8 +152,8 @@ def test_state_is_a_flat_tuple_that_beam_search_can_tile():
     prev = x["target_in_ids"][:, 0]
     logits, new_state, _ = model.decode_step(prev, state, memory, x["source_padding_mask"])
     tiled_logits, tiled_state, _ = model.decode_step(
-        tile(prev), tf.nest.map_structure(tile, state), tile(memory),
-        tile(x["source_padding_mask"]))
+        tile(prev), tf.nest.map_structure(tile, state), tile(memory), tile(x["source_padding_mask"])
+    )
     np.testing.assert_allclose(tiled_logits.numpy(), tile(logits).numpy(), atol=1e-6)
     assert tf.nest.map_structure(lambda s: s.shape[0], tiled_state) == (6, 6, 6)
     assert isinstance(new_state, tuple) and len(new_state) == 3
@@ -138,8 +164,11 @@ def test_checkpoint_saves_every_weight_and_restores(name, tmp_path):
     cfg = tiny_config(**STEP_CONFIGS[name])
     model = random_model(cfg, seed=5)
     path = tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt"))
-    saved = [n for n, _ in tf.train.list_variables(path)
-             if n.startswith("model/") and n.endswith("VARIABLE_VALUE")]
+    saved = [
+        n
+        for n, _ in tf.train.list_variables(path)
+        if n.startswith("model/") and n.endswith("VARIABLE_VALUE")
+    ]
     assert len(saved) == len(model.trainable_variables)
     fresh = build_model(cfg, SOURCE_VOCAB, TARGET_VOCAB)
     tf.train.Checkpoint(model=fresh).restore(path).assert_existing_objects_matched()
@@ -168,14 +197,18 @@ def test_build_model_accepts_a_mapping_and_validates_it():
         build_model({**dataclasses.asdict(tiny_config()), "bridge": "copy"}, 13, 17)
 
 
-@pytest.mark.parametrize("overrides", [
-    dict(bidirectional=True, dropout=0.1),
-    dict(decoder="bahdanau", decoder_layers=2, input_feeding=True, dropout=0.1),
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        dict(bidirectional=True, dropout=0.1),
+        dict(decoder="bahdanau", decoder_layers=2, input_feeding=True, dropout=0.1),
+    ],
+)
 def test_compiled_training_steps_learn_a_small_batch(overrides):
     keras.utils.set_random_seed(0)
-    model = build_model(tiny_config(**overrides, encoder_units=16, decoder_units=16),
-                        SOURCE_VOCAB, TARGET_VOCAB)
+    model = build_model(
+        tiny_config(**overrides, encoder_units=16, decoder_units=16), SOURCE_VOCAB, TARGET_VOCAB
+    )
     optimizer = keras.optimizers.Adam(0.02)
     optimizer.build(model.trainable_variables)
 

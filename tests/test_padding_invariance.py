@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from keras import ops
-
 from model_helpers import Probe, Sequence, invariance_errors, random_model, tiny_config
 
 TOLERANCE = 1e-5
@@ -19,26 +18,40 @@ MAX_LEN = 6  # real lengths; padded lengths stay <= MAX_LEN + 2
 # counts, merges, tying and input feeding spread over them.
 CONFIGS = {
     "luong-dot-uni": dict(attention="dot", encoder_units=8, bridge="copy"),
-    "luong-dot-bi": dict(attention="dot", bidirectional=True, tie_embeddings=True,
-                         embedding_dim=8),
-    "luong-general-uni": dict(encoder_layers=2, decoder_layers=2, bridge="zero",
-                              tie_embeddings=True),
+    "luong-dot-bi": dict(attention="dot", bidirectional=True, tie_embeddings=True, embedding_dim=8),
+    "luong-general-uni": dict(
+        encoder_layers=2, decoder_layers=2, bridge="zero", tie_embeddings=True
+    ),
     "luong-general-bi": dict(bidirectional=True, encoder_layers=2, decoder_units=6),
     "luong-additive-uni": dict(attention="additive", decoder_layers=2, encoder_layers=2),
-    "luong-additive-bi": dict(attention="additive", bidirectional=True,
-                              bidirectional_merge="sum", encoder_units=6, decoder_units=6,
-                              bridge="copy"),
-    "bahdanau-dot-uni": dict(decoder="bahdanau", attention="dot", encoder_units=8,
-                             input_feeding=True),
-    "bahdanau-dot-bi": dict(decoder="bahdanau", attention="dot", bidirectional=True,
-                            bridge="copy", encoder_layers=2),
-    "bahdanau-general-uni": dict(decoder="bahdanau", decoder_layers=2, input_feeding=True,
-                                 tie_embeddings=True),
+    "luong-additive-bi": dict(
+        attention="additive",
+        bidirectional=True,
+        bidirectional_merge="sum",
+        encoder_units=6,
+        decoder_units=6,
+        bridge="copy",
+    ),
+    "bahdanau-dot-uni": dict(
+        decoder="bahdanau", attention="dot", encoder_units=8, input_feeding=True
+    ),
+    "bahdanau-dot-bi": dict(
+        decoder="bahdanau", attention="dot", bidirectional=True, bridge="copy", encoder_layers=2
+    ),
+    "bahdanau-general-uni": dict(
+        decoder="bahdanau", decoder_layers=2, input_feeding=True, tie_embeddings=True
+    ),
     "bahdanau-general-bi": dict(decoder="bahdanau", bidirectional=True, bridge="zero"),
-    "bahdanau-additive-uni": dict(decoder="bahdanau", attention="additive",
-                                  input_feeding=True, encoder_layers=2),
-    "bahdanau-additive-bi": dict(decoder="bahdanau", attention="additive", bidirectional=True,
-                                 decoder_layers=2, input_feeding=True),
+    "bahdanau-additive-uni": dict(
+        decoder="bahdanau", attention="additive", input_feeding=True, encoder_layers=2
+    ),
+    "bahdanau-additive-bi": dict(
+        decoder="bahdanau",
+        attention="additive",
+        bidirectional=True,
+        decoder_layers=2,
+        input_feeding=True,
+    ),
 }
 _PROBES = {}
 
@@ -62,8 +75,11 @@ def cases(draw):
     main = Sequence.random(rng, *draw(lengths))
     others = [Sequence.random(rng, *ls) for ls in draw(st.lists(lengths, min_size=1, max_size=3))]
     return dict(
-        sequence=main, others=others, row=draw(st.integers(0, len(others))),
-        extra_source=draw(st.integers(0, 2)), extra_target=draw(st.integers(0, 2)),
+        sequence=main,
+        others=others,
+        row=draw(st.integers(0, len(others))),
+        extra_source=draw(st.integers(0, 2)),
+        extra_target=draw(st.integers(0, 2)),
         fill_seed=draw(st.one_of(st.none(), st.just(seed))),
     )
 
@@ -113,8 +129,12 @@ def test_naive_zeroing_fails_the_same_check(name):
     failures = 0
     for _ in range(5):
         case = dict(
-            sequence=Sequence.random(rng, 3, 3), others=[Sequence.random(rng, 6, 6)], row=1,
-            extra_source=2, extra_target=2, fill_seed=None,
+            sequence=Sequence.random(rng, 3, 3),
+            others=[Sequence.random(rng, 6, 6)],
+            row=1,
+            extra_source=2,
+            extra_target=2,
+            fill_seed=None,
         )
         errors = invariance_errors(probe, **case)
         failures += max(errors.values()) > 100 * TOLERANCE

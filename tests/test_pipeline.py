@@ -11,12 +11,16 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from seq2seq.constants import BOS_ID, EOS_ID, PAD_ID
 from seq2seq.data.bucketing import derive_boundaries
 from seq2seq.data.corpora import Corpus
 from seq2seq.data.pipeline import (
-    Lengths, make_eval_dataset, make_train_dataset, restore_order, train_bucket_grid,
+    Lengths,
+    make_eval_dataset,
+    make_train_dataset,
+    restore_order,
+    train_bucket_grid,
 )
-from seq2seq.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from seq2seq.errors import DataError
 
 
@@ -29,8 +33,13 @@ def epoch(corpus, tokenizers, cfg, seed=0):
 def rows(batches):
     """(source_ids, target_in, target_out) of every real row, padding stripped."""
     for x, y, _ in batches:
-        for s, ti, to, sm, tm in zip(x["source_ids"], x["target_in_ids"], y,
-                                     x["source_padding_mask"], x["target_padding_mask"]):
+        for s, ti, to, sm, tm in zip(
+            x["source_ids"],
+            x["target_in_ids"],
+            y,
+            x["source_padding_mask"],
+            x["target_padding_mask"],
+        ):
             yield s[sm].tolist(), ti[tm].tolist(), to[tm].tolist()
 
 
@@ -44,7 +53,7 @@ def test_batch_contract(toy_corpus, toy_tokenizers, toy_data_config, batching):
     assert x["source_padding_mask"].dtype == tf.bool and weight.dtype == tf.bool
     assert x["source_ids"].shape[0] == x["target_in_ids"].shape[0] == y.shape[0]
     assert x["target_in_ids"].shape == y.shape == weight.shape
-    for x, y, weight in epoch(toy_corpus, toy_tokenizers, cfg):
+    for x, _, weight in epoch(toy_corpus, toy_tokenizers, cfg):
         np.testing.assert_array_equal(x["source_padding_mask"], x["source_ids"] != PAD_ID)
         np.testing.assert_array_equal(x["target_padding_mask"], x["target_in_ids"] != PAD_ID)
         np.testing.assert_array_equal(weight, x["target_padding_mask"])
@@ -67,8 +76,9 @@ def test_shifted_targets_and_ids_match_the_corpus(toy_corpus, toy_tokenizers, to
     assert seen == Counter(zip(toy_corpus.sources, toy_corpus.targets))  # each pair once
 
 
-def test_bucketed_batches_respect_budget_and_bucket_shapes(toy_corpus, toy_tokenizers,
-                                                           toy_data_config):
+def test_bucketed_batches_respect_budget_and_bucket_shapes(
+    toy_corpus, toy_tokenizers, toy_data_config
+):
     cfg = toy_data_config
     lengths = Lengths.of(toy_corpus, toy_tokenizers)
     grid = train_bucket_grid(lengths, lengths.fits(cfg), cfg)
@@ -88,8 +98,9 @@ def test_bucketed_batches_respect_budget_and_bucket_shapes(toy_corpus, toy_token
 
 def test_bucketing_pads_less_than_random_batches(toy_corpus, toy_tokenizers, toy_data_config):
     def target_fraction(batching):
-        cfg = dataclasses.replace(toy_data_config, batching=batching, batch_tokens=128,
-                                  batch_size=16)
+        cfg = dataclasses.replace(
+            toy_data_config, batching=batching, batch_tokens=128, batch_size=16
+        )
         masks = [x["target_padding_mask"] for x, _, _ in epoch(toy_corpus, toy_tokenizers, cfg)]
         return sum(m.sum() for m in masks) / sum(m.size for m in masks)
 
@@ -97,8 +108,9 @@ def test_bucketing_pads_less_than_random_batches(toy_corpus, toy_tokenizers, toy
     assert target_fraction("random") < 0.85
 
 
-def test_random_batches_are_fixed_size_and_padded_to_the_batch_max(toy_corpus, toy_tokenizers,
-                                                                   toy_data_config):
+def test_random_batches_are_fixed_size_and_padded_to_the_batch_max(
+    toy_corpus, toy_tokenizers, toy_data_config
+):
     cfg = dataclasses.replace(toy_data_config, batching="random", batch_size=16)
     batches = epoch(toy_corpus, toy_tokenizers, cfg)
     assert [len(y) for _, y, _ in batches[:-1]] == [16] * (len(batches) - 1)
@@ -120,13 +132,17 @@ def test_over_long_pairs_are_dropped(toy_corpus, toy_tokenizers, toy_data_config
 def test_nothing_fits_is_a_data_error(toy_corpus, toy_tokenizers, toy_data_config):
     cfg = dataclasses.replace(toy_data_config, max_source_length=2, max_target_length=2)
     long_only = Corpus(sources=["abcd", "hgfe"], targets=["AA B", "HH G"], name="train")
-    with pytest.raises(DataError, match=r"corpus 'train': none of its 2 pairs fits "
-                                        r"data\.max_source_length=2"):
+    with pytest.raises(
+        DataError,
+        match=r"corpus 'train': none of its 2 pairs fits "
+        r"data\.max_source_length=2",
+    ):
         make_train_dataset(long_only, toy_tokenizers, cfg, seed=0)
 
 
-def test_same_seed_same_batches_other_seed_other_batches(toy_corpus, toy_tokenizers,
-                                                         toy_data_config):
+def test_same_seed_same_batches_other_seed_other_batches(
+    toy_corpus, toy_tokenizers, toy_data_config
+):
     def first(seed, n=12):
         stream = make_train_dataset(toy_corpus, toy_tokenizers, toy_data_config, seed=seed)
         return [y.numpy() for _, y, _ in itertools.islice(stream, n)]
@@ -136,8 +152,9 @@ def test_same_seed_same_batches_other_seed_other_batches(toy_corpus, toy_tokeniz
     assert not all(u.shape == v.shape and np.array_equal(u, v) for u, v in zip(a, c))
 
 
-def test_training_iterator_state_can_be_checkpointed(toy_corpus, toy_tokenizers,
-                                                     toy_data_config, tmp_path):
+def test_training_iterator_state_can_be_checkpointed(
+    toy_corpus, toy_tokenizers, toy_data_config, tmp_path
+):
     iterator = iter(make_train_dataset(toy_corpus, toy_tokenizers, toy_data_config, seed=5))
     for _ in range(40):  # past the first epoch: windows and shuffle buffer hold state
         next(iterator)
@@ -159,8 +176,9 @@ def test_datasets_survive_tf_random_set_seed(toy_corpus, toy_tokenizers, toy_dat
     assert toy_tokenizers.target.tf_detokenize(ids).numpy()[0].decode() == "AA B"
 
 
-def test_eval_batches_are_sorted_and_order_can_be_restored(toy_corpus, toy_tokenizers,
-                                                           toy_data_config):
+def test_eval_batches_are_sorted_and_order_can_be_restored(
+    toy_corpus, toy_tokenizers, toy_data_config
+):
     batches = list(make_eval_dataset(toy_corpus, toy_tokenizers, toy_data_config))
     indices = np.concatenate([x["example_index"].numpy() for x, _, _ in batches])
     assert sorted(indices.tolist()) == list(range(len(toy_corpus)))
@@ -177,7 +195,7 @@ def test_eval_truncates_over_long_pairs_keeping_eos(toy_tokenizers, toy_data_con
     cfg = dataclasses.replace(toy_data_config, max_source_length=4, max_target_length=3)
     corpus = Corpus(sources=["abcdefgh", "ab"], targets=["AA B K D", "AA"], name="valid")
     with caplog.at_level(logging.WARNING):
-        (x, y, _), = list(make_eval_dataset(corpus, toy_tokenizers, cfg))
+        ((x, y, _),) = list(make_eval_dataset(corpus, toy_tokenizers, cfg))
     assert "valid: truncated 1 source(s)" in caplog.text and "and 1 target(s)" in caplog.text
     rows_by_index = restore_order(x["example_index"].numpy(), x["source_ids"].numpy().tolist())
     assert rows_by_index[0][-1] == EOS_ID and len(rows_by_index[0]) == 4
@@ -188,8 +206,9 @@ def test_eval_truncates_over_long_pairs_keeping_eos(toy_tokenizers, toy_data_con
 
 def test_empty_eval_corpus_is_a_data_error(toy_tokenizers, toy_data_config):
     with pytest.raises(DataError, match="corpus 'valid' is empty"):
-        make_eval_dataset(Corpus(sources=[], targets=[], name="valid"), toy_tokenizers,
-                          toy_data_config)
+        make_eval_dataset(
+            Corpus(sources=[], targets=[], name="valid"), toy_tokenizers, toy_data_config
+        )
 
 
 @settings(max_examples=200, deadline=None)

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from seq2seq.cli.prepare import CONF_DIR, prepare
+from seq2seq.cli.common import CONF_DIR
 from seq2seq.config import PrepareRunConfig, validate
 from seq2seq.data.stats import format_table
 from seq2seq.errors import ConfigError, RunDirError
+from seq2seq.training.prepare import prepare
 
 SIDE_FIELDS = {"real_tokens", "padded_positions", "real_token_fraction"}
 LENGTH_FIELDS = {"min", "mean", "p50", "p90", "p99", "max"}
@@ -25,10 +26,15 @@ def prepare_config(*overrides: str) -> PrepareRunConfig:
 
 def toy_overrides(files) -> list[str]:
     return [
-        "data=parallel_text", f"data.train.source={files['source']}",
-        f"data.train.target={files['target']}", "data.max_source_length=12",
-        "data.max_target_length=12", "data.batch_tokens=96",
-        "tokenizer=g2p", "tokenizer.source.vocab_size=12", "tokenizer.target.vocab_size=12",
+        "data=parallel_text",
+        f"data.train.source={files['source']}",
+        f"data.train.target={files['target']}",
+        "data.max_source_length=12",
+        "data.max_target_length=12",
+        "data.batch_tokens=96",
+        "tokenizer=g2p",
+        "tokenizer.source.vocab_size=12",
+        "tokenizer.target.vocab_size=12",
     ]
 
 
@@ -36,11 +42,22 @@ def test_stats_json_has_the_documented_fields(toy_files, tmp_path):
     stats = prepare(prepare_config(*toy_overrides(toy_files)), tmp_path)
     assert json.loads((tmp_path / "stats.json").read_text()) == stats
     assert sorted(p.name for p in (tmp_path / "tokenizer").iterdir()) == [
-        "source.model", "source.vocab", "target.model", "target.vocab"]
+        "source.model",
+        "source.vocab",
+        "target.model",
+        "target.vocab",
+    ]
     assert set(stats) == {"splits", "tokenizer", "buckets", "batching"}
     train = stats["splits"]["train"]
-    assert set(train) == {"pairs", "distinct_sources", "skipped", "source_length",
-                          "target_length", "kept", "dropped"}
+    assert set(train) == {
+        "pairs",
+        "distinct_sources",
+        "skipped",
+        "source_length",
+        "target_length",
+        "kept",
+        "dropped",
+    }
     assert set(stats["splits"]["valid"]) - set(train) == {"truncated"}
     assert set(train["source_length"]) == LENGTH_FIELDS
     assert train["dropped"]["source_too_long"] > 0  # toy words have up to 14 letters
@@ -78,11 +95,14 @@ def test_default_cmudict_bucketing_reaches_95_percent_real_target_tokens(tmp_pat
     assert stats["tokenizer"]["target_unk_fraction"] == 0.0
 
 
-@pytest.mark.parametrize("overrides", [
-    ["data=g2p_cmudict", "tokenizer=g2p"],
-    ["data=parallel_text", "data.train.source=a", "data.train.target=b", "tokenizer=unigram8k"],
-    ["data=tsv", "data.train.path=a.tsv.gz", "tokenizer=unigram8k", "tokenizer.shared=true"],
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["data=g2p_cmudict", "tokenizer=g2p"],
+        ["data=parallel_text", "data.train.source=a", "data.train.target=b", "tokenizer=unigram8k"],
+        ["data=tsv", "data.train.path=a.tsv.gz", "tokenizer=unigram8k", "tokenizer.shared=true"],
+    ],
+)
 def test_config_groups_compose_and_validate(overrides):
     cfg = prepare_config(*overrides)
     assert cfg.data.name == overrides[0].split("=")[1]
@@ -94,10 +114,19 @@ def test_mandatory_paths_are_named():
 
 
 def run_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
-    command = [str(Path(sys.executable).parent / "seq2seq-prepare"),
-               f"hydra.run.dir={tmp_path / 'run'}", *overrides]
-    return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300,
-                          env={**os.environ, "PROJECT_ROOT": str(tmp_path)})
+    command = [
+        str(Path(sys.executable).parent / "seq2seq-prepare"),
+        f"hydra.run.dir={tmp_path / 'run'}",
+        *overrides,
+    ]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        env={**os.environ, "PROJECT_ROOT": str(tmp_path)},
+    )
 
 
 def test_cli_prints_the_table(toy_files, tmp_path):
@@ -109,8 +138,12 @@ def test_cli_prints_the_table(toy_files, tmp_path):
 
 def test_cli_bad_input_is_one_line_error_exit_2(tmp_path):
     missing = tmp_path / "missing.src"
-    result = run_cli(tmp_path, "data=parallel_text", f"data.train.source={missing}",
-                     f"data.train.target={tmp_path / 'missing.tgt'}")
+    result = run_cli(
+        tmp_path,
+        "data=parallel_text",
+        f"data.train.source={missing}",
+        f"data.train.target={tmp_path / 'missing.tgt'}",
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == f"error: {missing}: file not found"
     assert "Traceback" not in result.stderr

@@ -41,10 +41,16 @@ def test_g2p_scores_reject_misaligned_input(metric):
 
 
 HYPOTHESES = ["The cat sat on the mat.", "A quick brown fox jumps over the dog.", "Hello world!"]
-REFERENCES_1 = ["The cat sat on the mat.", "The quick brown fox jumped over the lazy dog.",
-                "Hello, world!"]
-REFERENCES_2 = ["A cat was sitting on the mat.", "A fast brown fox leaps over the lazy dog.",
-                "Hi world!"]
+REFERENCES_1 = [
+    "The cat sat on the mat.",
+    "The quick brown fox jumped over the lazy dog.",
+    "Hello, world!",
+]
+REFERENCES_2 = [
+    "A cat was sitting on the mat.",
+    "A fast brown fox leaps over the lazy dog.",
+    "Hi world!",
+]
 
 
 def test_translation_scores_match_the_sacrebleu_cli(tmp_path):
@@ -53,9 +59,26 @@ def test_translation_scores_match_the_sacrebleu_cli(tmp_path):
         files.append(tmp_path / name)
         files[-1].write_text("\n".join(lines) + "\n")
     cli = subprocess.run(
-        [sys.executable, "-m", "sacrebleu", str(files[1]), str(files[2]), "-i", str(files[0]),
-         "-m", "bleu", "chrf", "ter", "-w", "4", "--format", "json"],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "sacrebleu",
+            str(files[1]),
+            str(files[2]),
+            "-i",
+            str(files[0]),
+            "-m",
+            "bleu",
+            "chrf",
+            "ter",
+            "-w",
+            "4",
+            "--format",
+            "json",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     expected = {entry["name"]: entry for entry in json.loads(cli.stdout)}
     scores, signatures = translation_scores(HYPOTHESES, list(zip(REFERENCES_1, REFERENCES_2)))
@@ -68,7 +91,9 @@ def test_translation_scores_match_the_sacrebleu_cli(tmp_path):
 def test_variable_reference_counts_pad_with_none():
     references = [[REFERENCES_1[0]], [REFERENCES_1[1], REFERENCES_2[1]], [REFERENCES_2[2]]]
     assert reference_streams(references) == [
-        [REFERENCES_1[0], REFERENCES_1[1], REFERENCES_2[2]], [None, REFERENCES_2[1], None]]
+        [REFERENCES_1[0], REFERENCES_1[1], REFERENCES_2[2]],
+        [None, REFERENCES_2[1], None],
+    ]
     scores, signatures = translation_scores(HYPOTHESES, references)
     # Repeating a sentence's only reference changes no metric; an empty one would.
     repeated = [refs * 2 if len(refs) == 1 else refs for refs in references]

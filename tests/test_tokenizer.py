@@ -10,8 +10,15 @@ from omegaconf import OmegaConf
 from seq2seq.config import TokenizerConfig, validate
 from seq2seq.data.corpora import Corpus, read_cmudict
 from seq2seq.data.tokenizer import (
-    BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, load_or_train_tokenizers, load_tokenizers,
-    save_tokenizers, train_tokenizers,
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    UNK_ID,
+    Tokenizer,
+    load_or_train_tokenizers,
+    load_tokenizers,
+    save_tokenizers,
+    train_tokenizers,
 )
 from seq2seq.errors import ConfigError, RunDirError
 
@@ -21,7 +28,8 @@ TEXTS = ["abc", "hhgfedcba", "a", "abz", "aabbcc"]  # 'z' is not in the toy alph
 
 def side(config: TokenizerConfig, name: str, **changes) -> TokenizerConfig:
     return dataclasses.replace(
-        config, **{name: dataclasses.replace(getattr(config, name), **changes)})
+        config, **{name: dataclasses.replace(getattr(config, name), **changes)}
+    )
 
 
 def test_special_ids_are_fixed(toy_tokenizers):
@@ -59,13 +67,18 @@ def test_g2p_settings_give_one_piece_per_letter_and_per_phoneme():
         assert tokenizers.target.decode(ids) == phones
 
 
-@pytest.mark.parametrize("name, model_type, maximum", [("target", "word", 12),
-                                                       ("source", "char", 12)])
-def test_too_large_vocab_names_the_key_and_the_maximum(toy_tokenizer_config, toy_corpus,
-                                                       name, model_type, maximum):
+@pytest.mark.parametrize(
+    "name, model_type, maximum", [("target", "word", 12), ("source", "char", 12)]
+)
+def test_too_large_vocab_names_the_key_and_the_maximum(
+    toy_tokenizer_config, toy_corpus, name, model_type, maximum
+):
     cfg = side(toy_tokenizer_config, name, model_type=model_type, vocab_size=200)
-    with pytest.raises(ConfigError, match=rf"^tokenizer\.{name}\.vocab_size=200 is too large for "
-                                          rf"this corpus: set it to at most {maximum}$"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"^tokenizer\.{name}\.vocab_size=200 is too large for "
+        rf"this corpus: set it to at most {maximum}$",
+    ):
         train_tokenizers(cfg, toy_corpus)
 
 
@@ -102,19 +115,24 @@ def test_saving_never_overwrites_a_different_model(toy_tokenizers, tmp_path):
 
 
 def test_load_or_train_loads_existing_and_rejects_other_settings(
-        toy_tokenizer_config, toy_corpus, toy_tokenizers, tmp_path):
+    toy_tokenizer_config, toy_corpus, toy_tokenizers, tmp_path
+):
     save_tokenizers(toy_tokenizers, tmp_path)
     nothing = Corpus(sources=[], targets=[])  # training on it would fail: must load
     loaded = load_or_train_tokenizers(toy_tokenizer_config, nothing, tmp_path)
     assert loaded.source.model_proto == toy_tokenizers.source.model_proto
     other = side(toy_tokenizer_config, "target", vocab_size=11)
-    with pytest.raises(RunDirError, match=r"target\.model has vocab_size=12 but "
-                                          r"tokenizer\.target\.vocab_size=11"):
+    with pytest.raises(
+        RunDirError,
+        match=r"target\.model has vocab_size=12 but "
+        r"tokenizer\.target\.vocab_size=11",
+    ):
         load_or_train_tokenizers(other, toy_corpus, tmp_path)
 
 
 def test_resume_with_identical_separate_models_and_shared_mismatch(
-        toy_tokenizer_config, toy_corpus, toy_tokenizers, tmp_path):
+    toy_tokenizer_config, toy_corpus, toy_tokenizers, tmp_path
+):
     same_text = Corpus(sources=toy_corpus.sources, targets=toy_corpus.sources)
     cfg = side(toy_tokenizer_config, "target", model_type="char", add_dummy_prefix=False)
     first = load_or_train_tokenizers(cfg, same_text, tmp_path / "a")
@@ -130,12 +148,16 @@ def test_resume_with_identical_separate_models_and_shared_mismatch(
 def test_load_or_train_trains_and_saves_when_empty(toy_tokenizer_config, toy_corpus, tmp_path):
     trained = load_or_train_tokenizers(toy_tokenizer_config, toy_corpus, tmp_path / "tok")
     assert sorted(p.name for p in (tmp_path / "tok").iterdir()) == [
-        "source.model", "source.vocab", "target.model", "target.vocab"]
-    assert Tokenizer((tmp_path / "tok" / "target.model").read_bytes()).encode(["AA B"]) == \
-        trained.target.encode(["AA B"])
+        "source.model",
+        "source.vocab",
+        "target.model",
+        "target.vocab",
+    ]
+    assert Tokenizer((tmp_path / "tok" / "target.model").read_bytes()).encode(
+        ["AA B"]
+    ) == trained.target.encode(["AA B"])
 
 
 def test_missing_model_is_a_run_dir_error(tmp_path):
     with pytest.raises(RunDirError, match=rf"{tmp_path}/source\.model: tokenizer model not found"):
         load_tokenizers(tmp_path)
-

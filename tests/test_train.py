@@ -14,9 +14,18 @@ from seq2seq.training.trainer import Trainer
 from tests.train_helpers import tiny_train_config
 
 EXPECTED_TAGS = {
-    "train/loss", "val/loss", "train/token_accuracy", "val/token_accuracy", "val/perplexity",
-    "train/learning_rate", "train/grad_norm", "train/real_tokens_per_sec",
-    "train/padded_positions_per_sec", "train/real_token_fraction", "val/wer", "val/per",
+    "train/loss",
+    "val/loss",
+    "train/token_accuracy",
+    "val/token_accuracy",
+    "val/perplexity",
+    "train/learning_rate",
+    "train/grad_norm",
+    "train/real_tokens_per_sec",
+    "train/padded_positions_per_sec",
+    "train/real_token_fraction",
+    "val/wer",
+    "val/per",
 }
 
 
@@ -31,8 +40,14 @@ def _train_losses(run_dir):
 
 def test_run_directory_contents(smoke_run):
     cfg, run_dir, metrics = smoke_run
-    for name in ("run_config.yaml", "git.txt", "metrics.json", "metrics.jsonl",
-                 "tokenizer/source.model", "tokenizer/target.model"):
+    for name in (
+        "run_config.yaml",
+        "git.txt",
+        "metrics.json",
+        "metrics.jsonl",
+        "tokenizer/source.model",
+        "tokenizer/target.model",
+    ):
         assert (run_dir / name).exists(), name
     assert tf.train.latest_checkpoint(str(run_dir / "checkpoints/last")).endswith("ckpt-12")
     assert tf.train.latest_checkpoint(str(run_dir / "checkpoints/best")) is not None
@@ -77,8 +92,9 @@ def test_resume_reproduces_uninterrupted_losses(smoke_run, tmp_path, monkeypatch
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     assert sum('"train/loss"' in line for line in lines) == len(full)  # no step logged twice
     assert sorted(resumed) == sorted(full)
-    np.testing.assert_allclose([resumed[s] for s in sorted(full)],
-                               [full[s] for s in sorted(full)], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        [resumed[s] for s in sorted(full)], [full[s] for s in sorted(full)], rtol=0, atol=1e-6
+    )
 
 
 def test_resume_with_a_different_model_is_refused(smoke_run):
@@ -128,9 +144,14 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
 def test_early_stopping_on_the_monitored_metric(tmp_path):
     # mode=max on val/loss: the falling loss never "improves", so patience 1 stops training
     # after the second validation.
-    cfg = tiny_train_config(tmp_path, "train.max_steps=60", "train.monitor=val/loss",
-                            "train.monitor_mode=max", "train.early_stopping_patience=1",
-                            "train.val_decode_examples=-1")
+    cfg = tiny_train_config(
+        tmp_path,
+        "train.max_steps=60",
+        "train.monitor=val/loss",
+        "train.monitor_mode=max",
+        "train.early_stopping_patience=1",
+        "train.val_decode_examples=-1",
+    )
     metrics = fit(cfg, tmp_path / "run")
     assert metrics["stop_reason"] == "early_stopping" and metrics["steps"] == 12
     assert tf.train.latest_checkpoint(str(tmp_path / "run/checkpoints/best")).endswith("ckpt-6")

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from seq2seq.config import TrainConfig
 from seq2seq.errors import RunDirError
-from seq2seq.training.checkpoints import Checkpoints
+from seq2seq.runs.checkpoints import Checkpoints
 from seq2seq.training.schedules import PlateauTracker, learning_rate
 from seq2seq.training.steps import make_train_step
 from seq2seq.training.trainer import Interval
@@ -17,8 +17,11 @@ from tests.model_helpers import Sequence, make_batch, random_model, tiny_config
 def _numpy_mean_loss(model, x, y):
     """sum(-log p(y) * mask) / sum(mask), computed by hand from the model's logits."""
     logits = model(x, training=False).numpy().astype(np.float64)
-    logp = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
+    logp = (
+        logits
+        - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True))
         - logits.max(-1, keepdims=True)
+    )
     nll = -np.take_along_axis(logp, y.numpy()[..., None], -1)[..., 0]
     mask = x["target_padding_mask"].numpy()
     return (nll * mask).sum() / mask.sum()
@@ -26,8 +29,11 @@ def _numpy_mean_loss(model, x, y):
 
 @pytest.fixture
 def batch():
-    seqs = [Sequence([5, 6, 7, 8, 3], [4, 5, 6, 7, 8]), Sequence([9, 3], [10]),
-            Sequence([4, 5, 3], [11, 12])]
+    seqs = [
+        Sequence([5, 6, 7, 8, 3], [4, 5, 6, 7, 8]),
+        Sequence([9, 3], [10]),
+        Sequence([4, 5, 3], [11, 12]),
+    ]
     return seqs
 
 

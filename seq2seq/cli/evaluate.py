@@ -14,7 +14,7 @@ from seq2seq.cli.common import CONF_DIR, run_cli
 def main(cfg: DictConfig) -> None:
     from seq2seq.config import DecodeConfig, validate
     from seq2seq.inference.evaluate import evaluate_run
-    from seq2seq.run import load_run
+    from seq2seq.runs.load import load_run
 
     def job():
         decode = validate(cfg.decode, DecodeConfig)

@@ -13,7 +13,7 @@ def main(cfg: DictConfig) -> None:
     from seq2seq.config import DecodeConfig, validate
     from seq2seq.errors import RunDirError
     from seq2seq.inference.export import export_run
-    from seq2seq.run import load_run
+    from seq2seq.runs.load import load_run
 
     def job():
         decode = validate(cfg.decode, DecodeConfig)

@@ -14,7 +14,7 @@ def main(cfg: DictConfig) -> None:
     from seq2seq.config import DecodeConfig, validate
     from seq2seq.errors import DataError
     from seq2seq.inference.translate import format_output, read_lines, translate_lines
-    from seq2seq.run import load_run
+    from seq2seq.runs.load import load_run
 
     def job():
         decode = validate(cfg.decode, DecodeConfig)
@@ -29,7 +29,9 @@ def main(cfg: DictConfig) -> None:
         else:
             lines = read_lines(sys.stdin.buffer, "<stdin>")
         results = translate_lines(run, lines, decode, cfg.long_input)
-        text = "".join(line + "\n" for line in format_output(results, cfg.scores or decode.n_best > 1))
+        text = "".join(
+            line + "\n" for line in format_output(results, cfg.scores or decode.n_best > 1)
+        )
         if cfg.output:
             Path(cfg.output).write_text(text, encoding="utf-8")
         else:

@@ -24,9 +24,20 @@ from seq2seq.config.train import (
 from seq2seq.errors import ConfigError
 
 __all__ = [
-    "DataConfig", "SideTokenizerConfig", "SplitFiles", "TokenizerConfig", "DecodeConfig",
-    "ModelConfig", "LoggerConfig", "OptimizerConfig", "PathsConfig", "ScheduleConfig",
-    "TrainConfig", "PrepareRunConfig", "TrainRunConfig", "validate",
+    "DataConfig",
+    "SideTokenizerConfig",
+    "SplitFiles",
+    "TokenizerConfig",
+    "DecodeConfig",
+    "ModelConfig",
+    "LoggerConfig",
+    "OptimizerConfig",
+    "PathsConfig",
+    "ScheduleConfig",
+    "TrainConfig",
+    "PrepareRunConfig",
+    "TrainRunConfig",
+    "validate",
 ]
 
 

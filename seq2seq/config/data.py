@@ -97,7 +97,8 @@ class DataConfig:
             )
         if min(self.split_fractions.values()) < 0:
             raise ConfigError(
-                f"data.split_fractions must be >= 0, got {dict(self.split_fractions)}")
+                f"data.split_fractions must be >= 0, got {dict(self.split_fractions)}"
+            )
 
     def _check_files(self) -> None:
         needed = {"text": ("source", "target"), "tsv": ("path",), "cmudict": ()}[self.format]
@@ -108,7 +109,8 @@ class DataConfig:
             for key in needed:
                 if getattr(files, key) is None:
                     raise ConfigError(
-                        f"data.{split}.{key} is required with data.format={self.format}")
+                        f"data.{split}.{key} is required with data.format={self.format}"
+                    )
         if self.format == "tsv" and min(self.source_column, self.target_column) < 0:
             raise ConfigError("data.source_column and data.target_column must be >= 0")
 

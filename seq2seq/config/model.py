@@ -58,8 +58,14 @@ class ModelConfig:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
 
     def _check_sizes(self) -> None:
-        for key in ("embedding_dim", "encoder_units", "encoder_layers", "decoder_units",
-                    "decoder_layers", "attention_units"):
+        for key in (
+            "embedding_dim",
+            "encoder_units",
+            "encoder_layers",
+            "decoder_units",
+            "decoder_layers",
+            "attention_units",
+        ):
             if getattr(self, key) < 1:
                 raise ConfigError(f"model.{key} must be >= 1, got {getattr(self, key)}")
         if self.attention == "dot" and self.decoder_units != self.memory_units:
@@ -71,7 +77,8 @@ class ModelConfig:
             if self.decoder_units != self.memory_units:
                 raise ConfigError(
                     f"model.bridge=copy needs model.decoder_units ({self.decoder_units}) == "
-                    f"encoder state size ({self.memory_units}); use bridge=dense or change the sizes"
+                    f"encoder state size ({self.memory_units}); "
+                    "use bridge=dense or change the sizes"
                 )
             if self.decoder_layers > self.encoder_layers:
                 raise ConfigError(

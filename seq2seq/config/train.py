@@ -65,7 +65,9 @@ class TrainConfig:
         if self.optimizer.name not in ("adam", "adamw", "sgd"):
             raise ConfigError(f"train.optimizer.name unknown: {self.optimizer.name!r}")
         if not 0.0 <= self.label_smoothing < 1.0:
-            raise ConfigError(f"train.label_smoothing must be in [0, 1), got {self.label_smoothing}")
+            raise ConfigError(
+                f"train.label_smoothing must be in [0, 1), got {self.label_smoothing}"
+            )
 
 
 @dataclass

@@ -13,8 +13,9 @@ import numpy as np
 import tensorflow as tf
 
 
-def derive_boundaries(lengths: np.ndarray, ratio: float,
-                      configured: list[int] | None = None) -> list[int]:
+def derive_boundaries(
+    lengths: np.ndarray, ratio: float, configured: list[int] | None = None
+) -> list[int]:
     """Padded lengths (increasing) covering every value in `lengths` (N,), a 1-D int array.
 
     With `configured`, its values below the longest length are kept. Otherwise boundaries start
@@ -46,10 +47,16 @@ class BucketGrid:
 
     def keys(self, source_lengths: tf.Tensor, target_lengths: tf.Tensor) -> tf.Tensor:
         """Bucket keys int64 (N,) of pairs with lengths (N,) / (N,)."""
-        i = tf.searchsorted(tf.constant(self.source_boundaries, tf.int32),
-                            tf.cast(source_lengths, tf.int32), side="left")
-        j = tf.searchsorted(tf.constant(self.target_boundaries, tf.int32),
-                            tf.cast(target_lengths, tf.int32), side="left")
+        i = tf.searchsorted(
+            tf.constant(self.source_boundaries, tf.int32),
+            tf.cast(source_lengths, tf.int32),
+            side="left",
+        )
+        j = tf.searchsorted(
+            tf.constant(self.target_boundaries, tf.int32),
+            tf.cast(target_lengths, tf.int32),
+            side="left",
+        )
         return tf.cast(i * len(self.target_boundaries) + j, tf.int64)
 
     def widths(self, key: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -78,12 +85,18 @@ def bucketed_batches(grid: BucketGrid):
     def reduce_func(key, window):
         source_width, target_width = grid.widths(key)
         return window.batch(tf.gather(sizes, key)).map(
-            lambda batch: cut_to_widths(batch, source_width, target_width))
+            lambda batch: cut_to_widths(batch, source_width, target_width)
+        )
 
     def apply(pools: tf.data.Dataset) -> tf.data.Dataset:
-        return pools.map(add_keys).unbatch().group_by_window(
-            lambda example: example["bucket"], reduce_func,
-            window_size_func=lambda key: tf.gather(sizes, key),
+        return (
+            pools.map(add_keys)
+            .unbatch()
+            .group_by_window(
+                lambda example: example["bucket"],
+                reduce_func,
+                window_size_func=lambda key: tf.gather(sizes, key),
+            )
         )
 
     return apply

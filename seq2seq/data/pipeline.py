@@ -23,11 +23,15 @@ import numpy as np
 import tensorflow as tf
 
 from seq2seq.config.data import DataConfig
+from seq2seq.constants import BOS_ID, EOS_ID, PAD_ID
 from seq2seq.data.bucketing import (
-    BucketGrid, bucketed_batches, cut_to_widths, derive_boundaries,
+    BucketGrid,
+    bucketed_batches,
+    cut_to_widths,
+    derive_boundaries,
 )
 from seq2seq.data.corpora import Corpus
-from seq2seq.data.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizers
+from seq2seq.data.tokenizer import Tokenizers
 from seq2seq.errors import DataError
 
 POOL_SIZE = 1024  # strings tokenized per call: per-example tf.data work is slow on CPU
@@ -48,16 +52,18 @@ class Lengths:
         def count(tokenizer, texts):
             return np.array([len(ids) + 1 for ids in tokenizer.encode(texts)], dtype=np.int64)
 
-        return cls(count(tokenizers.source, corpus.sources),
-                   count(tokenizers.target, corpus.targets))
+        return cls(
+            count(tokenizers.source, corpus.sources), count(tokenizers.target, corpus.targets)
+        )
 
     def fits(self, cfg: DataConfig) -> np.ndarray:
         """(N,) bool: both sides within `max_source_length` / `max_target_length`."""
         return (self.source <= cfg.max_source_length) & (self.target <= cfg.max_target_length)
 
 
-def make_train_dataset(corpus: Corpus, tokenizers: Tokenizers, cfg: DataConfig, seed: int,
-                       repeat: bool = True) -> tf.data.Dataset:
+def make_train_dataset(
+    corpus: Corpus, tokenizers: Tokenizers, cfg: DataConfig, seed: int, repeat: bool = True
+) -> tf.data.Dataset:
     """Shuffled training batches; an endless, reshuffled stream if `repeat`, else one epoch.
 
     Deterministic for a given `seed`; built from in-memory tensors without Python callbacks,
@@ -75,13 +81,16 @@ def make_train_dataset(corpus: Corpus, tokenizers: Tokenizers, cfg: DataConfig, 
     # keep near) file order; the buffer then reshuffles every epoch.
     order = np.random.default_rng(seed).permutation(np.flatnonzero(keep))
     dataset = tf.data.Dataset.from_tensor_slices(
-        ([corpus.sources[i] for i in order], [corpus.targets[i] for i in order]))
-    dataset = dataset.shuffle(min(cfg.shuffle_buffer, len(order)), seed=seed,
-                              reshuffle_each_iteration=True)
+        ([corpus.sources[i] for i in order], [corpus.targets[i] for i in order])
+    )
+    dataset = dataset.shuffle(
+        min(cfg.shuffle_buffer, len(order)), seed=seed, reshuffle_each_iteration=True
+    )
     if repeat:
         dataset = dataset.repeat()
     pools = dataset.batch(POOL_SIZE).map(
-        _encoder(tokenizers, cfg, fixed_width=True), num_parallel_calls=_parallel(cfg))
+        _encoder(tokenizers, cfg, fixed_width=True), num_parallel_calls=_parallel(cfg)
+    )
     if cfg.batching == "bucketed":
         dataset = pools.apply(bucketed_batches(train_bucket_grid(lengths, keep, cfg)))
     else:
@@ -111,10 +120,12 @@ def make_eval_dataset(corpus: Corpus, tokenizers: Tokenizers, cfg: DataConfig) -
     lengths = Lengths.of(corpus, tokenizers)
     _warn_truncated(corpus.name, lengths, cfg)
     order = np.lexsort((lengths.target, lengths.source))  # by source, then target length
-    dataset = tf.data.Dataset.from_tensor_slices((
-        [corpus.sources[i] for i in order], [corpus.targets[i] for i in order], order))
+    dataset = tf.data.Dataset.from_tensor_slices(
+        ([corpus.sources[i] for i in order], [corpus.targets[i] for i in order], order)
+    )
     dataset = dataset.batch(cfg.eval_batch_size).map(
-        _eval_batch(tokenizers, cfg), num_parallel_calls=_parallel(cfg))
+        _eval_batch(tokenizers, cfg), num_parallel_calls=_parallel(cfg)
+    )
     return _finish(dataset)
 
 
@@ -157,8 +168,11 @@ def _encoder(tokenizers: Tokenizers, cfg: DataConfig, fixed_width: bool):
             "target_in_ids": tf.concat([bos, target], axis=1),
             "target_out_ids": tf.concat([target, eos], axis=1),
         }
-        widths = {"source_ids": source_width, "target_in_ids": target_width,
-                  "target_out_ids": target_width}
+        widths = {
+            "source_ids": source_width,
+            "target_in_ids": target_width,
+            "target_out_ids": target_width,
+        }
         padded = {
             k: v.to_tensor(PAD_ID, shape=[None, widths[k]] if fixed_width else None)
             for k, v in rows.items()
@@ -177,8 +191,9 @@ def _column(token_id: int, rows: tf.Tensor) -> tf.RaggedTensor:
 
 def _cut_to_longest(batch: dict) -> dict:
     """Cut fixed-width padded ids (B, S_max) / (B, T_max) to the batch's longest row."""
-    return cut_to_widths(batch, tf.reduce_max(batch["source_length"]),
-                         tf.reduce_max(batch["target_length"]))
+    return cut_to_widths(
+        batch, tf.reduce_max(batch["source_length"]), tf.reduce_max(batch["target_length"])
+    )
 
 
 def _model_inputs(batch: dict):
@@ -199,8 +214,12 @@ def _warn_truncated(name: str, lengths: Lengths, cfg: DataConfig) -> None:
     if sources or targets:
         log.warning(
             "%s: truncated %d source(s) longer than data.max_source_length=%d and %d target(s) "
-            "longer than data.max_target_length=%d", name, sources, cfg.max_source_length,
-            targets, cfg.max_target_length,
+            "longer than data.max_target_length=%d",
+            name,
+            sources,
+            cfg.max_source_length,
+            targets,
+            cfg.max_target_length,
         )
 
 

@@ -30,15 +30,17 @@ import numpy as np
 import tensorflow as tf
 
 from seq2seq.config.data import SPLITS, DataConfig
+from seq2seq.constants import UNK_ID
 from seq2seq.data.corpora import Corpus
 from seq2seq.data.pipeline import Lengths, make_train_dataset, train_bucket_grid
-from seq2seq.data.tokenizer import UNK_ID, Tokenizers
+from seq2seq.data.tokenizer import Tokenizers
 
 BATCHING_MODES = ("bucketed", "random")
 
 
-def compute_stats(corpora: dict[str, Corpus], tokenizers: Tokenizers, cfg: DataConfig,
-                  seed: int) -> dict:
+def compute_stats(
+    corpora: dict[str, Corpus], tokenizers: Tokenizers, cfg: DataConfig, seed: int
+) -> dict:
     """All fields of stats.json (see the module docstring)."""
     lengths = {split: Lengths.of(corpora[split], tokenizers) for split in SPLITS}
     train, keep = corpora["train"], lengths["train"].fits(cfg)
@@ -46,12 +48,17 @@ def compute_stats(corpora: dict[str, Corpus], tokenizers: Tokenizers, cfg: DataC
     return {
         "splits": {s: _split_stats(corpora[s], lengths[s], cfg, s == "train") for s in SPLITS},
         "tokenizer": _tokenizer_stats(tokenizers, train),
-        "buckets": {"source_boundaries": grid.source_boundaries,
-                    "target_boundaries": grid.target_boundaries,
-                    "batch_tokens": cfg.batch_tokens},
+        "buckets": {
+            "source_boundaries": grid.source_boundaries,
+            "target_boundaries": grid.target_boundaries,
+            "batch_tokens": cfg.batch_tokens,
+        },
         "batching": {
-            mode: padding_counts(make_train_dataset(
-                train, tokenizers, dataclasses.replace(cfg, batching=mode), seed, repeat=False))
+            mode: padding_counts(
+                make_train_dataset(
+                    train, tokenizers, dataclasses.replace(cfg, batching=mode), seed, repeat=False
+                )
+            )
             for mode in BATCHING_MODES
         },
     }
@@ -64,8 +71,10 @@ def padding_counts(dataset: tf.data.Dataset) -> dict:
     real = {"source": 0, "target": 0}
     positions = {"source": 0, "target": 0}
     for x, _, _ in dataset:
-        masks = {"source": x["source_padding_mask"].numpy(),
-                 "target": x["target_padding_mask"].numpy()}
+        masks = {
+            "source": x["source_padding_mask"].numpy(),
+            "target": x["target_padding_mask"].numpy(),
+        }
         batches += 1
         examples += len(masks["source"])
         shapes.add((masks["source"].shape[1], masks["target"].shape[1]))
@@ -94,8 +103,10 @@ def _split_stats(corpus: Corpus, lengths: Lengths, cfg: DataConfig, is_train: bo
     target_over = lengths.target > cfg.max_target_length
     if is_train:
         stats["kept"] = int((~source_over & ~target_over).sum())
-        stats["dropped"] = {"source_too_long": int(source_over.sum()),
-                            "target_too_long": int((~source_over & target_over).sum())}
+        stats["dropped"] = {
+            "source_too_long": int(source_over.sum()),
+            "target_too_long": int((~source_over & target_over).sum()),
+        }
     else:
         stats["truncated"] = {"source": int(source_over.sum()), "target": int(target_over.sum())}
     return stats
@@ -106,8 +117,14 @@ def _summary(lengths: np.ndarray) -> dict:
     if not len(lengths):
         return {key: 0 for key in ("min", "mean", "p50", "p90", "p99", "max")}
     p50, p90, p99 = np.percentile(lengths, [50, 90, 99])
-    return {"min": int(lengths.min()), "mean": round(float(lengths.mean()), 2),
-            "p50": float(p50), "p90": float(p90), "p99": float(p99), "max": int(lengths.max())}
+    return {
+        "min": int(lengths.min()),
+        "mean": round(float(lengths.mean()), 2),
+        "p50": float(p50),
+        "p90": float(p90),
+        "p99": float(p99),
+        "max": int(lengths.max()),
+    }
 
 
 def _tokenizer_stats(tokenizers: Tokenizers, train: Corpus) -> dict:
@@ -126,24 +143,36 @@ def _tokenizer_stats(tokenizers: Tokenizers, train: Corpus) -> dict:
 
 def format_table(stats: dict) -> str:
     """A short human-readable summary of `stats`."""
-    lines = [f"{'split':<6} {'pairs':>8} {'sources':>8}  {'skipped':<22} "
-             f"{'source p50/p99/max':>18} {'target p50/p99/max':>18}"]
+    lines = [
+        f"{'split':<6} {'pairs':>8} {'sources':>8}  {'skipped':<22} "
+        f"{'source p50/p99/max':>18} {'target p50/p99/max':>18}"
+    ]
     for split, s in stats["splits"].items():
         skipped = ", ".join(f"{k} {v}" for k, v in s["skipped"].items() if v) or "-"
-        lines.append(f"{split:<6} {s['pairs']:>8} {s['distinct_sources']:>8}  {skipped:<22} "
-                     f"{_lengths(s['source_length']):>18} {_lengths(s['target_length']):>18}")
+        lines.append(
+            f"{split:<6} {s['pairs']:>8} {s['distinct_sources']:>8}  {skipped:<22} "
+            f"{_lengths(s['source_length']):>18} {_lengths(s['target_length']):>18}"
+        )
     train, tok = stats["splits"]["train"], stats["tokenizer"]
-    lines.append(f"training pairs: {train['kept']} kept; dropped "
-                 f"{train['dropped']['source_too_long']} (source too long), "
-                 f"{train['dropped']['target_too_long']} (target too long)")
-    lines.append(f"vocab: source {tok['source_vocab_size']} (unk {tok['source_unk_fraction']:.2%}),"
-                 f" target {tok['target_vocab_size']} (unk {tok['target_unk_fraction']:.2%})"
-                 f"{', shared' if tok['shared'] else ''}")
-    lines.append(f"{'batching':<9} {'batches':>8} {'shapes':>7} {'source real/padded':>22} "
-                 f"{'fraction':>8} {'target real/padded':>22} {'fraction':>8}")
+    lines.append(
+        f"training pairs: {train['kept']} kept; dropped "
+        f"{train['dropped']['source_too_long']} (source too long), "
+        f"{train['dropped']['target_too_long']} (target too long)"
+    )
+    lines.append(
+        f"vocab: source {tok['source_vocab_size']} (unk {tok['source_unk_fraction']:.2%}),"
+        f" target {tok['target_vocab_size']} (unk {tok['target_unk_fraction']:.2%})"
+        f"{', shared' if tok['shared'] else ''}"
+    )
+    lines.append(
+        f"{'batching':<9} {'batches':>8} {'shapes':>7} {'source real/padded':>22} "
+        f"{'fraction':>8} {'target real/padded':>22} {'fraction':>8}"
+    )
     for mode, b in stats["batching"].items():
-        lines.append(f"{mode:<9} {b['batches']:>8} {b['shapes']:>7} "
-                     f"{_padding(b['source'])} {_padding(b['target'])}")
+        lines.append(
+            f"{mode:<9} {b['batches']:>8} {b['shapes']:>7} "
+            f"{_padding(b['source'])} {_padding(b['target'])}"
+        )
     return "\n".join(lines)
 
 
@@ -152,5 +181,7 @@ def _lengths(summary: dict) -> str:
 
 
 def _padding(side: dict) -> str:
-    return (f"{side['real_tokens']:>11}/{side['padded_positions']:<10} "
-            f"{side['real_token_fraction']:>8.3f}")
+    return (
+        f"{side['real_tokens']:>11}/{side['padded_positions']:<10} "
+        f"{side['real_token_fraction']:>8.3f}"
+    )

@@ -19,11 +19,11 @@ import tensorflow_text as tf_text
 from sentencepiece import sentencepiece_model_pb2
 
 from seq2seq.config.data import SideTokenizerConfig, TokenizerConfig
+from seq2seq.constants import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from seq2seq.data.corpora import Corpus
 from seq2seq.errors import ConfigError, RunDirError
 from seq2seq.files import write_once
 
-PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 SIDES = ("source", "target")
 
 log = logging.getLogger(__name__)
@@ -108,19 +108,28 @@ def train_tokenizers(cfg: TokenizerConfig, corpus: Corpus) -> Tokenizers:
     )
 
 
-def _train(side: SideTokenizerConfig, sentences: list[str], key: str,
-           cfg: TokenizerConfig) -> Tokenizer:
+def _train(
+    side: SideTokenizerConfig, sentences: list[str], key: str, cfg: TokenizerConfig
+) -> Tokenizer:
     """One model trained in memory; ConfigError naming `key` if SentencePiece refuses."""
     writer = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences), model_writer=writer,
-            model_type=side.model_type, vocab_size=side.vocab_size,
+            sentence_iterator=iter(sentences),
+            model_writer=writer,
+            model_type=side.model_type,
+            vocab_size=side.vocab_size,
             character_coverage=side.character_coverage,
-            add_dummy_prefix=side.add_dummy_prefix, byte_fallback=side.byte_fallback,
-            pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
-            input_sentence_size=cfg.input_sentence_size, shuffle_input_sentence=True,
-            num_threads=os.cpu_count() or 1, minloglevel=2,
+            add_dummy_prefix=side.add_dummy_prefix,
+            byte_fallback=side.byte_fallback,
+            pad_id=PAD_ID,
+            unk_id=UNK_ID,
+            bos_id=BOS_ID,
+            eos_id=EOS_ID,
+            input_sentence_size=cfg.input_sentence_size,
+            shuffle_input_sentence=True,
+            num_threads=os.cpu_count() or 1,
+            minloglevel=2,
         )
     except RuntimeError as exc:
         raise _training_error(str(exc), key, side.vocab_size) from None
@@ -132,8 +141,9 @@ def _train(side: SideTokenizerConfig, sentences: list[str], key: str,
 
 
 def _training_error(message: str, key: str, vocab_size: int) -> ConfigError:
-    limit = re.search(r"Vocabulary size too high \(\d+\)\. Please set it to a value <= (\d+)",
-                      message)
+    limit = re.search(
+        r"Vocabulary size too high \(\d+\)\. Please set it to a value <= (\d+)", message
+    )
     if limit:
         return _too_large(key, vocab_size, int(limit.group(1)))
     reason = message.strip().splitlines()[0].rsplit("] ", 1)[-1]

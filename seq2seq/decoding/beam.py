@@ -9,17 +9,26 @@ competes with the live beams on its final score. The loop stops when every beam 
 
 import tensorflow as tf
 
-from seq2seq.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from seq2seq.constants import BOS_ID, EOS_ID, PAD_ID
 from seq2seq.decoding.common import (
-    check_built, max_output_lengths, output_lengths, token_log_probs,
+    check_built,
+    max_output_lengths,
+    output_lengths,
+    token_log_probs,
 )
 from seq2seq.decoding.length_penalty import penalized_scores
 
 
 def beam_search(
-    model, source_ids, source_padding_mask, beam_size: int = 5, n_best: int = 1,
-    length_penalty: str = "gnmt", alpha: float = 0.6,
-    max_length_a: float = 2.0, max_length_b: float = 10.0,
+    model,
+    source_ids,
+    source_padding_mask,
+    beam_size: int = 5,
+    n_best: int = 1,
+    length_penalty: str = "gnmt",
+    alpha: float = 0.6,
+    max_length_a: float = 2.0,
+    max_length_b: float = 10.0,
 ) -> dict[str, tf.Tensor]:
     """The `n_best` highest-scoring hypotheses of a `beam_size` beam search, per sentence.
 
@@ -47,13 +56,24 @@ def beam_search(
         tf.constant(max_length_a, tf.float32),
         tf.constant(max_length_b, tf.float32),
         tf.constant(alpha, tf.float32),
-        beam_size, n_best, length_penalty,
+        beam_size,
+        n_best,
+        length_penalty,
     )
 
 
 @tf.function(reduce_retracing=True)
-def _beam_loop(model, source_ids, source_padding_mask, max_length_a, max_length_b, alpha,
-               beam_size, n_best, length_penalty):
+def _beam_loop(
+    model,
+    source_ids,
+    source_padding_mask,
+    max_length_a,
+    max_length_b,
+    alpha,
+    beam_size,
+    n_best,
+    length_penalty,
+):
     memory, state = model.encode(source_ids, source_padding_mask, training=False)
     batch = tf.shape(source_ids)[0]
     rows = batch * beam_size
@@ -78,9 +98,13 @@ def _beam_loop(model, source_ids, source_padding_mask, max_length_a, max_length_
         finished |= t + 1 >= tf.repeat(max_lengths, beam_size)
         ids = tf.concat([tf.gather(ids, parents), next_ids[:, None]], axis=1)  # (R, t + 1)
         return (
-            t + 1, next_ids, tuple(tf.gather(s, parents) for s in state), finished,
+            t + 1,
+            next_ids,
+            tuple(tf.gather(s, parents) for s in state),
+            finished,
             tf.reshape(tf.gather(tf.reshape(totals, [batch, -1]), best, batch_dims=1), [-1]),
-            tf.gather(num_tokens, parents), ids,
+            tf.gather(num_tokens, parents),
+            ids,
         )
 
     first_beam_only = tf.one_hot(0, beam_size, on_value=0.0, off_value=float("-inf"))  # (K,)
@@ -97,7 +121,9 @@ def _beam_loop(model, source_ids, source_padding_mask, max_length_a, max_length_
     invariants = tf.nest.map_structure(lambda v: tf.TensorShape([None] * v.shape.rank), loop_vars)
     _, _, _, _, log_probs, num_tokens, ids = tf.while_loop(
         lambda t, prev_ids, state, finished, *_: ~tf.reduce_all(finished),
-        step, loop_vars, shape_invariants=invariants,
+        step,
+        loop_vars,
+        shape_invariants=invariants,
     )
     return _n_best(ids, log_probs, num_tokens, batch, beam_size, n_best, length_penalty, alpha)
 

@@ -10,7 +10,7 @@ output. PAD and BOS are never generated.
 
 import tensorflow as tf
 
-from seq2seq.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from seq2seq.constants import BOS_ID, EOS_ID, PAD_ID
 
 
 def check_built(model) -> None:

@@ -2,9 +2,12 @@
 
 import tensorflow as tf
 
-from seq2seq.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from seq2seq.constants import BOS_ID, EOS_ID, PAD_ID
 from seq2seq.decoding.common import (
-    check_built, max_output_lengths, output_lengths, token_log_probs,
+    check_built,
+    max_output_lengths,
+    output_lengths,
+    token_log_probs,
 )
 
 
@@ -56,8 +59,15 @@ def _greedy_loop(model, source_ids, source_padding_mask, max_length_a, max_lengt
         scores += tf.where(finished, 0.0, gained)
         attention = tf.where(finished[:, None], tf.zeros_like(attention), attention)  # (B, S)
         finished |= (next_ids == EOS_ID) | (t + 1 >= max_lengths)
-        return (t + 1, next_ids, tuple(state), finished, scores,
-                tokens.write(t, next_ids), attentions.write(t, attention))
+        return (
+            t + 1,
+            next_ids,
+            tuple(state),
+            finished,
+            scores,
+            tokens.write(t, next_ids),
+            attentions.write(t, attention),
+        )
 
     loop_vars = (
         tf.constant(0),

@@ -14,7 +14,17 @@ def search(model, source_ids, source_padding_mask, cfg: DecodeConfig) -> dict[st
     scores (B,); `beam_search` gives ids (B, N, L) with lengths, scores, log_probs (B, N).
     """
     if cfg.strategy == "greedy":
-        return greedy_search(model, source_ids, source_padding_mask,
-                             cfg.max_length_a, cfg.max_length_b)
-    return beam_search(model, source_ids, source_padding_mask, cfg.beam_size, cfg.n_best,
-                       cfg.length_penalty, cfg.alpha, cfg.max_length_a, cfg.max_length_b)
+        return greedy_search(
+            model, source_ids, source_padding_mask, cfg.max_length_a, cfg.max_length_b
+        )
+    return beam_search(
+        model,
+        source_ids,
+        source_padding_mask,
+        cfg.beam_size,
+        cfg.n_best,
+        cfg.length_penalty,
+        cfg.alpha,
+        cfg.max_length_a,
+        cfg.max_length_b,
+    )

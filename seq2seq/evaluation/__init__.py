@@ -1,7 +1,17 @@
-"""Task scores of decoded strings: G2P (WER, PER) and translation (BLEU, chrF, TER)."""
+"""Task scores of decoded strings: G2P (WER, PER) and translation (BLEU, chrF, TER), and
+`task_metrics` / `sample_lines` over a decoded corpus."""
 
 from seq2seq.evaluation.g2p import per, wer
 from seq2seq.evaluation.score import score
+from seq2seq.evaluation.task import sample_lines, task_metrics
 from seq2seq.evaluation.translation import reference_streams, translation_scores
 
-__all__ = ["per", "reference_streams", "score", "translation_scores", "wer"]
+__all__ = [
+    "per",
+    "reference_streams",
+    "sample_lines",
+    "score",
+    "task_metrics",
+    "translation_scores",
+    "wer",
+]

@@ -19,8 +19,10 @@ def translation_scores(
     Returns ({"bleu", "chrf", "ter"} -> score, {same keys} -> sacrebleu signature).
     """
     if len(hypotheses) != len(references) or not hypotheses:
-        raise ValueError(f"need equal, non-zero counts: {len(hypotheses)} hypotheses, "
-                         f"{len(references)} reference lists")
+        raise ValueError(
+            f"need equal, non-zero counts: {len(hypotheses)} hypotheses, "
+            f"{len(references)} reference lists"
+        )
     if any(len(refs) == 0 for refs in references):
         raise ValueError("every hypothesis needs at least one reference")
     streams = reference_streams(references)

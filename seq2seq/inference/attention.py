@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from seq2seq.data.tokenizer import EOS_ID  # noqa: E402
+from seq2seq.constants import EOS_ID  # noqa: E402
 from seq2seq.decoding import greedy_search  # noqa: E402
 
 
@@ -23,13 +23,15 @@ class Alignment:
     weights: np.ndarray  # (L, S)
 
 
-def align(model, tokenizers, source: str, max_length_a: float = 2.0,
-          max_length_b: float = 10.0) -> Alignment:
+def align(
+    model, tokenizers, source: str, max_length_a: float = 2.0, max_length_b: float = 10.0
+) -> Alignment:
     """Greedy-decode `source` and return the attention of each output piece."""
     ids = tokenizers.source.encode([source])[0] + [EOS_ID]
     source_ids = tf.constant([ids], tf.int32)
-    out = greedy_search(model, source_ids, tf.ones_like(source_ids, tf.bool),
-                        max_length_a, max_length_b)
+    out = greedy_search(
+        model, source_ids, tf.ones_like(source_ids, tf.bool), max_length_a, max_length_b
+    )
     out_ids = [int(i) for i in out["ids"][0].numpy() if i > 0]  # ids include the final eos
     weights = out["attention"][0].numpy()[: len(out_ids), : len(ids)]
     return Alignment(_pieces(tokenizers.source, ids), _pieces(tokenizers.target, out_ids), weights)

@@ -8,18 +8,19 @@ import tensorflow as tf
 
 from seq2seq.config import DecodeConfig
 from seq2seq.data.corpora import load_corpora
+from seq2seq.decoding import decode_corpus
 from seq2seq.errors import DataError
-from seq2seq.inference.attention import align, heatmap
-from seq2seq.inference.decode import decode_corpus
-from seq2seq.run import LoadedRun
+from seq2seq.evaluation import task_metrics
 from seq2seq.files import atomic_write_json, atomic_write_text
-from seq2seq.training.validation import task_metrics
+from seq2seq.inference.attention import align, heatmap
+from seq2seq.runs.load import LoadedRun
 
 log = logging.getLogger("seq2seq.evaluate")
 
 
-def evaluate_run(run: LoadedRun, split: str, decode_cfg: DecodeConfig, out_dir: Path,
-                 plot_attention: int = 0) -> dict:
+def evaluate_run(
+    run: LoadedRun, split: str, decode_cfg: DecodeConfig, out_dir: Path, plot_attention: int = 0
+) -> dict:
     """Decode `split` of the run's corpus, write hypotheses and references, return metrics.
 
     Writes to `out_dir`: sources.txt, hypotheses.txt, references.txt (all references of a
@@ -35,17 +36,24 @@ def evaluate_run(run: LoadedRun, split: str, decode_cfg: DecodeConfig, out_dir: 
     seconds = time.perf_counter() - started
     metrics = task_metrics(run.cfg.task, decoded)
     metrics.update(
-        sentences=len(decoded.sources), seconds=round(seconds, 3),
+        sentences=len(decoded.sources),
+        seconds=round(seconds, 3),
         sentences_per_sec=len(decoded.sources) / seconds,
         tokens_per_sec=decoded.output_tokens / seconds,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "sources.txt", "".join(s + "\n" for s in decoded.sources))
     atomic_write_text(out_dir / "hypotheses.txt", "".join(h + "\n" for h in decoded.hypotheses))
-    atomic_write_text(out_dir / "references.txt",
-                      "".join("\t".join(r) + "\n" for r in decoded.references))
-    report = {"split": split, "task": run.cfg.task, "checkpoint": run.checkpoint,
-              "decode": vars(decode_cfg), "metrics": metrics}
+    atomic_write_text(
+        out_dir / "references.txt", "".join("\t".join(r) + "\n" for r in decoded.references)
+    )
+    report = {
+        "split": split,
+        "task": run.cfg.task,
+        "checkpoint": run.checkpoint,
+        "decode": vars(decode_cfg),
+        "metrics": metrics,
+    }
     atomic_write_json(out_dir / "metrics.json", report)
     if plot_attention > 0:
         plot_alignments(run, decoded.sources[:plot_attention], split, out_dir)
@@ -54,10 +62,11 @@ def evaluate_run(run: LoadedRun, split: str, decode_cfg: DecodeConfig, out_dir: 
 
 def plot_alignments(run: LoadedRun, sources: list[str], split: str, out_dir: Path) -> None:
     """Heatmaps of greedy-decoding attention: PNG files and TensorBoard images."""
-    writer = tf.summary.create_file_writer(str(run.run_dir / "tensorboard"))
+    writer = tf.summary.create_file_writer(str(run.run_dir.tensorboard))
     with writer.as_default(step=0):
         for i, source in enumerate(sources):
-            image = heatmap(align(run.model, run.tokenizers, source),
-                            out_dir / f"attention_{i}.png")
+            image = heatmap(
+                align(run.model, run.tokenizers, source), out_dir / f"attention_{i}.png"
+            )
             tf.summary.image(f"attention/{split}_{i}", image[None])
     writer.close()

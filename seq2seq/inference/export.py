@@ -15,9 +15,9 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from seq2seq.config import DecodeConfig
-from seq2seq.data.tokenizer import EOS_ID
+from seq2seq.constants import EOS_ID
 from seq2seq.decoding import search
-from seq2seq.run import LoadedRun
+from seq2seq.runs.load import LoadedRun
 
 log = logging.getLogger("seq2seq.export")
 
@@ -31,9 +31,11 @@ class Translator(tf.Module):
         # Distinct names: the SentencePiece op's resource is shared by node name, so two
         # unnamed tokenizers in one loaded SavedModel would both get the first model.
         self.source_tokenizer = tf_text.SentencepieceTokenizer(
-            model=run.tokenizers.source.model_proto, name="source_sentencepiece")
+            model=run.tokenizers.source.model_proto, name="source_sentencepiece"
+        )
         self.target_tokenizer = tf_text.SentencepieceTokenizer(
-            model=run.tokenizers.target.model_proto, name="target_sentencepiece")
+            model=run.tokenizers.target.model_proto, name="target_sentencepiece"
+        )
         self.max_source_length = run.cfg.data.max_source_length
         self.lowercase = run.cfg.data.lowercase
         self.decode_cfg = decode_cfg
@@ -63,8 +65,11 @@ def export_run(run: LoadedRun, decode_cfg: DecodeConfig, out_dir: Path) -> Path:
     """Write the SavedModel to `out_dir` (a new directory; an existing one is refused)."""
     translator = Translator(run, decode_cfg)
     tmp = out_dir.with_name(out_dir.name + ".tmp")
-    tf.saved_model.save(translator, str(tmp),
-                        signatures={"serving_default": translator.translate.get_concrete_function()})
+    tf.saved_model.save(
+        translator,
+        str(tmp),
+        signatures={"serving_default": translator.translate.get_concrete_function()},
+    )
     tmp.rename(out_dir)
     log.info("exported %s", out_dir)
     return out_dir

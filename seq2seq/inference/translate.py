@@ -1,12 +1,13 @@
 """`translate_lines`: raw input lines to output lines, batched by length, in input order."""
 
 import logging
-from typing import BinaryIO, Iterable
+from collections.abc import Iterable
+from typing import BinaryIO
 
 from seq2seq.config import DecodeConfig
+from seq2seq.decoding import Hypothesis, decode_sources
 from seq2seq.errors import DataError
-from seq2seq.inference.decode import Hypothesis, decode_sources
-from seq2seq.run import LoadedRun
+from seq2seq.runs.load import LoadedRun
 
 log = logging.getLogger("seq2seq.translate")
 
@@ -18,16 +19,20 @@ def read_lines(stream: BinaryIO, name: str) -> list[str]:
         try:
             lines.append(raw.decode("utf-8").rstrip("\r\n"))
         except UnicodeDecodeError as exc:
-            raise DataError(f"{name}, line {number}: not UTF-8 ({exc.reason} at byte "
-                            f"{exc.start})") from None
+            raise DataError(
+                f"{name}, line {number}: not UTF-8 ({exc.reason} at byte {exc.start})"
+            ) from None
     return lines
 
 
 def check_lengths(run: LoadedRun, lines: list[str], long_input: str) -> None:
     """Warn about (truncate) or reject sources longer than data.max_source_length tokens."""
     limit = run.cfg.data.max_source_length
-    too_long = [i for i, ids in enumerate(run.tokenizers.source.encode(lines), start=1)
-                if len(ids) + 1 > limit]
+    too_long = [
+        i
+        for i, ids in enumerate(run.tokenizers.source.encode(lines), start=1)
+        if len(ids) + 1 > limit
+    ]
     if not too_long:
         return
     where = ", ".join(map(str, too_long[:5])) + (" …" if len(too_long) > 5 else "")
@@ -37,8 +42,9 @@ def check_lengths(run: LoadedRun, lines: list[str], long_input: str) -> None:
     log.warning("%s: truncated", message)
 
 
-def translate_lines(run: LoadedRun, lines: list[str], decode_cfg: DecodeConfig,
-                    long_input: str = "truncate") -> list[list[Hypothesis]]:
+def translate_lines(
+    run: LoadedRun, lines: list[str], decode_cfg: DecodeConfig, long_input: str = "truncate"
+) -> list[list[Hypothesis]]:
     """n-best hypotheses per line; an empty (or blank) line gets one empty hypothesis.
 
     Lines are lower-cased when the run's data was (`data.lowercase`), as in the export.
@@ -47,8 +53,13 @@ def translate_lines(run: LoadedRun, lines: list[str], decode_cfg: DecodeConfig,
         lines = [line.lower() for line in lines]
     check_lengths(run, lines, long_input)
     todo = [i for i, line in enumerate(lines) if line.strip()]
-    decoded = decode_sources(run.model, run.tokenizers, [lines[i] for i in todo],
-                             run.cfg.data, decode_cfg) if todo else []
+    decoded = (
+        decode_sources(
+            run.model, run.tokenizers, [lines[i] for i in todo], run.cfg.data, decode_cfg
+        )
+        if todo
+        else []
+    )
     out: list[list[Hypothesis]] = [[Hypothesis("", 0.0, 0)] for _ in lines]
     for i, nbest in zip(todo, decoded):
         out[i] = nbest

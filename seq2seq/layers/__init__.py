@@ -15,7 +15,16 @@ from seq2seq.layers.encoder import MaskedGRUEncoder
 from seq2seq.layers.luong_decoder import LuongDecoder
 
 __all__ = [
-    "ATTENTION_TYPES", "AttentionBase", "BahdanauAttention", "BahdanauDecoder", "BRIDGE_TYPES",
-    "Bridge", "DecoderBase", "LuongAttention", "LuongDecoder", "MaskedGRUEncoder",
-    "make_attention", "masked_softmax",
+    "ATTENTION_TYPES",
+    "AttentionBase",
+    "BahdanauAttention",
+    "BahdanauDecoder",
+    "BRIDGE_TYPES",
+    "Bridge",
+    "DecoderBase",
+    "LuongAttention",
+    "LuongDecoder",
+    "MaskedGRUEncoder",
+    "make_attention",
+    "masked_softmax",
 ]

@@ -7,8 +7,12 @@ from seq2seq.layers.luong_attention import LuongAttention
 ATTENTION_TYPES = ("dot", "general", "additive")
 
 __all__ = [
-    "ATTENTION_TYPES", "AttentionBase", "BahdanauAttention", "LuongAttention",
-    "make_attention", "masked_softmax",
+    "ATTENTION_TYPES",
+    "AttentionBase",
+    "BahdanauAttention",
+    "LuongAttention",
+    "make_attention",
+    "masked_softmax",
 ]
 
 

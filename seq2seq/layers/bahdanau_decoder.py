@@ -46,8 +46,9 @@ class BahdanauDecoder(DecoderBase):
             return bridged
         return bridged + (ops.zeros_like(bridged[-1]),)
 
-    def build(self, target_in_ids_shape, initial_state_shape, memory_shape,
-              memory_padding_mask_shape=None):
+    def build(
+        self, target_in_ids_shape, initial_state_shape, memory_shape, memory_padding_mask_shape=None
+    ):
         self._build_common(memory_shape)
         features = self.embedding_dim + memory_shape[-1]
         features += self.units if self.input_feeding else 0
@@ -56,8 +57,9 @@ class BahdanauDecoder(DecoderBase):
             features = self.units
         self.built = True
 
-    def _recur(self, layer_states, feed, embedded, keys, memory, memory_padding_mask,
-               drop_masks, training):
+    def _recur(
+        self, layer_states, feed, embedded, keys, memory, memory_padding_mask, drop_masks, training
+    ):
         """One recurrence step (no masking): layer_states L x (B, H), feed (B, H) or None,
         embedded (B, E) -> new layer states, h~ (B, H), weights (B, S)."""
         context, weights = self.attention.attend(
@@ -80,11 +82,17 @@ class BahdanauDecoder(DecoderBase):
         if not training or self.dropout == 0.0 or self.num_layers == 1:
             return ()
         ones = ops.ones(time_major_shape, dtype=self.compute_dtype)  # (T, B, H)
-        return tuple(self.dropout_layer(ones, training=True)
-                     for _ in range(self.num_layers - 1))
+        return tuple(self.dropout_layer(ones, training=True) for _ in range(self.num_layers - 1))
 
-    def call(self, target_in_ids, target_padding_mask, initial_state, memory,
-             memory_padding_mask, training=False):
+    def call(
+        self,
+        target_in_ids,
+        target_padding_mask,
+        initial_state,
+        memory,
+        memory_padding_mask,
+        training=False,
+    ):
         embedded = self.dropout_layer(self.embedding(target_in_ids), training=training)
         embedded = ops.transpose(embedded, (1, 0, 2))  # (T, B, E)
         mask = ops.transpose(ops.cast(target_padding_mask, "bool"), (1, 0))  # (T, B)
@@ -96,8 +104,9 @@ class BahdanauDecoder(DecoderBase):
         drops = self._step_dropout_masks((steps, batch, self.units), training)
         # keras.ops.scan (TF backend) fails for several `xs` of unknown length: pack them into
         # one (T, B, E + 1 [+ (L-1) H]) tensor and split it again in the body.
-        packed = ops.concatenate([embedded, ops.cast(mask, embedded.dtype)[:, :, None], *drops],
-                                 axis=-1)
+        packed = ops.concatenate(
+            [embedded, ops.cast(mask, embedded.dtype)[:, :, None], *drops], axis=-1
+        )
         splits = [self.embedding_dim] + [
             self.embedding_dim + 1 + self.units * i for i in range(len(drops))
         ]
@@ -106,8 +115,15 @@ class BahdanauDecoder(DecoderBase):
             states, prev_h_tilde, _ = carry
             embedded_t, mask_t, *drops_t = ops.split(packed_t, splits, axis=-1)
             new_states, h_tilde, weights = self._recur(
-                states, prev_h_tilde, embedded_t, keys, memory, memory_padding_mask,
-                tuple(drops_t), training)
+                states,
+                prev_h_tilde,
+                embedded_t,
+                keys,
+                memory,
+                memory_padding_mask,
+                tuple(drops_t),
+                training,
+            )
             keep = mask_t > 0.5  # (B, 1): hold every state at padded steps
             new_states = tuple(ops.where(keep, new, old) for new, old in zip(new_states, states))
             h_tilde = ops.where(keep, h_tilde, prev_h_tilde)
@@ -127,8 +143,15 @@ class BahdanauDecoder(DecoderBase):
         keys = self.attention.project_memory(memory)  # (B, S, K)
         feed = state[self.num_layers] if self.input_feeding else None
         new_states, h_tilde, weights = self._recur(
-            tuple(state[: self.num_layers]), feed, embedded, keys, memory, memory_padding_mask,
-            (), training)
+            tuple(state[: self.num_layers]),
+            feed,
+            embedded,
+            keys,
+            memory,
+            memory_padding_mask,
+            (),
+            training,
+        )
         new_state = new_states + ((h_tilde,) if self.input_feeding else ())
         return self.output_logits(h_tilde, training=training), new_state, weights
 

@@ -59,7 +59,7 @@ class Bridge(keras.layers.Layer):
     def call(self, encoder_states):
         states = list(encoder_states)
         if self.mode == "copy":
-            return tuple(states[len(states) - self.num_layers:])
+            return tuple(states[len(states) - self.num_layers :])
         if self.mode == "zero":
             batch = ops.shape(states[0])[0]
             zeros = ops.zeros((batch, self.units), dtype=states[0].dtype)  # (B, H_dec)

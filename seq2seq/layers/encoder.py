@@ -80,9 +80,7 @@ class MaskedGRUEncoder(keras.layers.Layer):
         )
         if not self.bidirectional:
             return gru
-        return keras.layers.Bidirectional(
-            gru, merge_mode=self.merge_mode, name=f"bigru_{index}"
-        )
+        return keras.layers.Bidirectional(gru, merge_mode=self.merge_mode, name=f"bigru_{index}")
 
     def build(self, source_ids_shape, source_padding_mask_shape=None):
         batch, length = source_ids_shape[0], source_ids_shape[1]

@@ -44,8 +44,9 @@ class LuongDecoder(DecoderBase):
         """The L GRU layers, bottom first."""
         return [getattr(self, f"gru_{index}") for index in range(self.num_layers)]
 
-    def build(self, target_in_ids_shape, initial_state_shape, memory_shape,
-              memory_padding_mask_shape=None):
+    def build(
+        self, target_in_ids_shape, initial_state_shape, memory_shape, memory_padding_mask_shape=None
+    ):
         self._build_common(memory_shape)
         batch, length = target_in_ids_shape[0], target_in_ids_shape[1]
         features = self.embedding_dim
@@ -54,8 +55,15 @@ class LuongDecoder(DecoderBase):
             features = self.units
         self.built = True
 
-    def call(self, target_in_ids, target_padding_mask, initial_state, memory,
-             memory_padding_mask, training=False):
+    def call(
+        self,
+        target_in_ids,
+        target_padding_mask,
+        initial_state,
+        memory,
+        memory_padding_mask,
+        training=False,
+    ):
         mask = ops.cast(target_padding_mask, "bool")  # (B, T)
         x = self.dropout_layer(self.embedding(target_in_ids), training=training)  # (B, T, E)
         for index, gru in enumerate(self.grus):

@@ -14,42 +14,50 @@ from seq2seq.config import TrainRunConfig
 from seq2seq.data.corpora import load_corpora
 from seq2seq.data.pipeline import make_train_dataset
 from seq2seq.data.tokenizer import load_or_train_tokenizers
-from seq2seq.model import build_model
-from seq2seq.files import atomic_write_json
-from seq2seq.training.checkpoints import restore_model
-from seq2seq.training.run_dir import (
-    check_writable,
-    git_commit,
-    store_or_check_run_config,
-)
+from seq2seq.files import atomic_write_json, atomic_write_text
+from seq2seq.model import build_model, build_variables
+from seq2seq.runs import RunDir, check_writable, git_commit, store_or_check_run_config
+from seq2seq.runs.checkpoints import restore_model
 from seq2seq.training.trainer import Trainer
 
 log = logging.getLogger("seq2seq.train")
 
 
-def fit(cfg: TrainRunConfig, run_dir: Path) -> dict:
+def fit(cfg: TrainRunConfig, run_dir: str | Path) -> dict:
     """Train `cfg` in `run_dir` (resuming it if it holds this run); return metrics.json."""
-    run_dir = Path(run_dir)
-    check_writable(run_dir)
-    resumed = store_or_check_run_config(run_dir, cfg)
+    run_dir = RunDir(run_dir)
+    check_writable(run_dir.path)
+    resumed = store_or_check_run_config(run_dir.config, cfg)
     commit = git_commit()  # of the code this process loaded, not of the tree at the end
-    (run_dir / "git.txt").write_text(commit + "\n")
+    atomic_write_text(run_dir.git, commit + "\n")
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     set_threads(cfg.train.num_threads)
     corpora = load_corpora(cfg.data)
-    tokenizers = load_or_train_tokenizers(cfg.tokenizer, corpora["train"], run_dir / "tokenizer")
+    tokenizers = load_or_train_tokenizers(cfg.tokenizer, corpora["train"], run_dir.tokenizer)
     model = build_model(cfg.model, tokenizers.source.vocab_size, tokenizers.target.vocab_size)
     train_ds = make_train_dataset(corpora["train"], tokenizers, cfg.data, seed=cfg.train.seed)
-    build_with_batch(model, train_ds)
-    log.info("model: %s parameters; %s run in %s", f"{model.count_params():,}",
-             "resuming a" if resumed else "new", run_dir)
-    trainer = Trainer(cfg, run_dir, model, tokenizers, corpora, train_ds,
-                      num_train_examples=len(corpora["train"].sources))
+    build_variables(model)
+    log.info(
+        "model: %s parameters; %s run in %s",
+        f"{model.count_params():,}",
+        "resuming a" if resumed else "new",
+        run_dir,
+    )
+    trainer = Trainer(
+        cfg,
+        run_dir,
+        model,
+        tokenizers,
+        corpora,
+        train_ds,
+        num_train_examples=len(corpora["train"].sources),
+    )
     summary = trainer.run()
     summary.update(final_evaluation(trainer))
-    summary.update(parameters=model.count_params(), git=commit,
-                   real_tokens_per_sec=_mean_train_rate(run_dir))
-    atomic_write_json(run_dir / "metrics.json", summary)
+    summary.update(
+        parameters=model.count_params(), git=commit, real_tokens_per_sec=_mean_train_rate(run_dir)
+    )
+    atomic_write_json(run_dir.metrics, summary)
     return summary
 
 
@@ -68,20 +76,12 @@ def set_threads(num_threads: int) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(num_threads)
         tf.config.threading.set_inter_op_parallelism_threads(num_threads)
     except RuntimeError:  # TensorFlow already started in this process
-        log.warning("train.num_threads=%d ignored: TensorFlow was already initialized",
-                    num_threads)
-
-
-def build_with_batch(model: keras.Model, dataset: tf.data.Dataset) -> None:
-    """Create the model's variables by calling it on one batch of `dataset`'s shapes."""
-    x, _, _ = next(iter(dataset.take(1)))
-    model({k: x[k][:1] for k in ("source_ids", "source_padding_mask", "target_in_ids",
-                                 "target_padding_mask")}, training=False)
+        log.warning("train.num_threads=%d ignored: TensorFlow was already initialized", num_threads)
 
 
 def final_evaluation(trainer: Trainer) -> dict:
     """Best checkpoint's metrics on the whole valid and test splits (if present)."""
-    checkpoint = restore_model(trainer.model, trainer.run_dir / "checkpoints", "best")
+    checkpoint = restore_model(trainer.model, trainer.run_dir.checkpoints, "best")
     out = {"best_checkpoint": checkpoint}
     for split in ("valid", "test"):
         if split not in trainer.corpora or not trainer.corpora[split].sources:
@@ -89,15 +89,19 @@ def final_evaluation(trainer: Trainer) -> dict:
         started = time.perf_counter()
         metrics, _ = trainer.validate(split, decode_limit=0)  # decode the whole split
         out.update({f"best/{k}": v for k, v in metrics.items()})
-        log.info("best checkpoint on %s (%.1fs): %s", split, time.perf_counter() - started,
-                 " | ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+        log.info(
+            "best checkpoint on %s (%.1fs): %s",
+            split,
+            time.perf_counter() - started,
+            " | ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
+        )
     return out
 
 
-def _mean_train_rate(run_dir: Path) -> float | None:
+def _mean_train_rate(run_dir: RunDir) -> float | None:
     """Median of the logged train/real_tokens_per_sec values (None if nothing logged)."""
     rates = []
-    with open(run_dir / "metrics.jsonl", encoding="utf-8") as f:
+    with open(run_dir.metrics_log, encoding="utf-8") as f:
         for line in f:
             rate = json.loads(line).get("train/real_tokens_per_sec")
             if rate is not None:

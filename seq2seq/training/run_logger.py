@@ -9,6 +9,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from seq2seq.files import atomic_write_text
+from seq2seq.runs import RunDir
 
 log = logging.getLogger("seq2seq.train")
 
@@ -17,7 +18,7 @@ class RunLogger:
     """Writes scalars and texts under tags like `train/loss`, `val/wer`.
 
     Args:
-        run_dir: the run directory; TensorBoard events go to `run_dir/tensorboard`.
+        run_dir: the run directory; TensorBoard events go to its `tensorboard/`.
         tensorboard: write TensorBoard events.
         max_steps: used for the ETA on the console.
         resume_step: the step a resumed run restarts from. Records of later steps (written
@@ -25,10 +26,13 @@ class RunLogger:
             when it sees the step again.
     """
 
-    def __init__(self, run_dir: Path, tensorboard: bool, max_steps: int,
-                 resume_step: int = 0) -> None:
-        self.writer = tf.summary.create_file_writer(str(run_dir / "tensorboard")) if tensorboard else None
-        path = run_dir / "metrics.jsonl"
+    def __init__(
+        self, run_dir: RunDir, tensorboard: bool, max_steps: int, resume_step: int = 0
+    ) -> None:
+        self.writer = (
+            tf.summary.create_file_writer(str(run_dir.tensorboard)) if tensorboard else None
+        )
+        path = run_dir.metrics_log
         if resume_step and path.exists():
             _drop_records_after(path, resume_step)
         self.jsonl = open(path, "a", encoding="utf-8")
@@ -65,10 +69,14 @@ class RunLogger:
         rate = (step - self.start_step) / max(time.time() - self.start_time, 1e-6)
         eta = (self.max_steps - step) / rate if rate > 0 and self.max_steps > 0 else float("nan")
         parts = [f"step {step}/{self.max_steps}"]
-        for key, fmt in (("train/epoch", "epoch {:.2f}"), ("train/loss", "loss {:.4f}"),
-                         ("train/token_accuracy", "acc {:.3f}"), ("train/learning_rate", "lr {:.2e}"),
-                         ("train/real_tokens_per_sec", "{:,.0f} tok/s"),
-                         ("train/real_token_fraction", "real {:.3f}")):
+        for key, fmt in (
+            ("train/epoch", "epoch {:.2f}"),
+            ("train/loss", "loss {:.4f}"),
+            ("train/token_accuracy", "acc {:.3f}"),
+            ("train/learning_rate", "lr {:.2e}"),
+            ("train/real_tokens_per_sec", "{:,.0f} tok/s"),
+            ("train/real_token_fraction", "real {:.3f}"),
+        ):
             if key in values:
                 parts.append(fmt.format(values[key]))
         parts.append(f"ETA {_duration(eta)}")
@@ -81,8 +89,11 @@ class RunLogger:
 
 
 def _drop_records_after(path: Path, step: int) -> None:
-    kept = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
-            if line.strip() and json.loads(line)["step"] <= step]
+    kept = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+        if line.strip() and json.loads(line)["step"] <= step
+    ]
     atomic_write_text(path, "".join(kept))
 
 

@@ -4,7 +4,7 @@ Both return *sums* over real target tokens (and the token count), so means over 
 or a whole split are exact however the batches are padded or sized.
 """
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf

@@ -1,13 +1,10 @@
-"""Validation: loss and token accuracy over a whole split, and task metrics from decoding."""
+"""Validation loss: loss, token accuracy and perplexity over a whole split."""
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
-import numpy as np
 import tensorflow as tf
 
-from seq2seq.evaluation import score
-from seq2seq.inference.decode import Decoded
 from seq2seq.training.steps import select_inputs
 
 
@@ -24,18 +21,3 @@ def evaluate_loss(eval_step: Callable, dataset: tf.data.Dataset) -> dict[str, fl
         "token_accuracy": totals["correct"] / max(totals["tokens"], 1.0),
         "perplexity": math.exp(min(loss, 50.0)),
     }
-
-
-def task_metrics(task: str, decoded: Decoded) -> dict[str, float]:
-    """Task scores (g2p: wer, per; translation: bleu, chrf, ter) as plain floats."""
-    scores = score(task, decoded.hypotheses, decoded.references)
-    return {k: float(v) for k, v in scores.items() if isinstance(v, (int, float, np.floating))}
-
-
-def sample_lines(decoded: Decoded, count: int) -> list[str]:
-    """A few `source → hypothesis (reference)` lines for TensorBoard text."""
-    lines = []
-    for src, hyp, refs in list(zip(decoded.sources, decoded.hypotheses, decoded.references))[:count]:
-        mark = "✓" if hyp in refs else "✗"
-        lines.append(f"{mark} `{src}` → `{hyp}` (reference: `{refs[0]}`)")
-    return lines

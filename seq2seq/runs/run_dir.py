@@ -1,7 +1,9 @@
-"""The run directory: atomic writes, the stored run config, the code version.
+"""The run directory: every file name in it, the stored run config, the code version.
 
-Layout (see README): .hydra/, run_config.yaml, tokenizer/, checkpoints/, tensorboard/,
-metrics.jsonl (one JSON object per logged event), metrics.json (final summary), git.txt.
+Layout (see README, "Run directory"): .hydra/, run_config.yaml, git.txt, tokenizer/,
+checkpoints/{last,best}/, tensorboard/, metrics.jsonl (one JSON object per logged event),
+metrics.json (final summary), train.log, stats.json (prepare), evaluations/, translations/,
+export/. File names are written here and nowhere else.
 """
 
 import subprocess
@@ -19,14 +21,53 @@ RUN_CONFIG = "run_config.yaml"
 IDENTITY_SECTIONS = ("data", "tokenizer", "model", "task")
 
 
+class RunDir:
+    """The paths of one run directory (nothing is created until something is written)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    config = property(lambda self: self.path / RUN_CONFIG)
+    git = property(lambda self: self.path / "git.txt")
+    tokenizer = property(lambda self: self.path / "tokenizer")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    tensorboard = property(lambda self: self.path / "tensorboard")
+    metrics_log = property(lambda self: self.path / "metrics.jsonl")
+    metrics = property(lambda self: self.path / "metrics.json")
+    stats = property(lambda self: self.path / "stats.json")
+    train_log = property(lambda self: self.path / "train.log")
+    evaluations = property(lambda self: self.path / "evaluations")
+    translations = property(lambda self: self.path / "translations")
+    export = property(lambda self: self.path / "export")
+
+    def checkpoint_dir(self, which: str) -> Path:
+        """`checkpoints/last` (full training states) or `checkpoints/best` (the best model)."""
+        return self.checkpoints / which
+
+    def is_training_run(self) -> bool:
+        return self.config.exists()
+
+
 def git_commit(root: Path | None = None) -> str:
     """The code's git commit (with `-dirty` when the tree has changes), or `unknown`."""
     root = root or Path(__file__).resolve().parents[2]
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=root, capture_output=True, text=True, check=True).stdout
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         return sha + ("-dirty" if dirty.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -42,14 +83,13 @@ def check_writable(run_dir: Path) -> None:
         raise RunDirError(f"run directory {run_dir} is not writable: {exc.strerror}") from None
 
 
-def store_or_check_run_config(run_dir: Path, cfg: Any) -> bool:
+def store_or_check_run_config(path: Path, cfg: Any) -> bool:
     """Store the resolved config on a run's first start; on later starts check it matches.
 
     Returns True when the run directory already held this run (a resume). Differences in
     `train`, `logger`, `decode` (e.g. a larger max_steps) are allowed; differences in what
     defines the run (data, tokenizer, model, task) raise RunDirError naming the first key.
     """
-    path = run_dir / RUN_CONFIG
     new = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
     if not path.exists():
         atomic_write_text(path, OmegaConf.to_yaml(new))
@@ -59,7 +99,7 @@ def store_or_check_run_config(run_dir: Path, cfg: Any) -> bool:
         diff = _first_difference(old.get(section), new.get(section), section)
         if diff:
             raise RunDirError(
-                f"{run_dir} holds a different run ({diff}); use a new hydra.run.dir "
+                f"{path.parent} holds a different run ({diff}); use a new hydra.run.dir "
                 "or the same settings to resume"
             )
     atomic_write_text(path, OmegaConf.to_yaml(new))

@@ -7,7 +7,7 @@ import numpy as np
 from seq2seq.config import DataConfig, DecodeConfig
 from seq2seq.data.corpora import Corpus
 from seq2seq.data.pipeline import make_eval_dataset
-from seq2seq.decoding import search
+from seq2seq.decoding.search import search
 
 
 @dataclass
@@ -17,8 +17,9 @@ class Hypothesis:
     num_tokens: int
 
 
-def decode_sources(model, tokenizers, sources: list[str], data_cfg: DataConfig,
-                   decode_cfg: DecodeConfig) -> list[list[Hypothesis]]:
+def decode_sources(
+    model, tokenizers, sources: list[str], data_cfg: DataConfig, decode_cfg: DecodeConfig
+) -> list[list[Hypothesis]]:
     """The n-best hypotheses of each source, best first, in the order of `sources`.
 
     Batches are built by the evaluation pipeline (in-graph tokenization, sorted by length,
@@ -33,7 +34,9 @@ def decode_sources(model, tokenizers, sources: list[str], data_cfg: DataConfig,
         if ids.ndim == 2:  # greedy: (B, L) -> (B, 1, L)
             ids, scores = ids[:, None], scores[:, None]
         for row_ids, row_scores, index in zip(ids, scores, x["example_index"].numpy()):
-            results[int(index)] = [_hypothesis(tokenizers, i, s) for i, s in zip(row_ids, row_scores)]
+            results[int(index)] = [
+                _hypothesis(tokenizers, i, s) for i, s in zip(row_ids, row_scores)
+            ]
     assert all(r is not None for r in results), "the evaluation pipeline lost sentences"
     return results
 
@@ -57,12 +60,19 @@ class Decoded:
     output_tokens: int
 
 
-def decode_corpus(model, tokenizers, corpus: Corpus, data_cfg: DataConfig,
-                  decode_cfg: DecodeConfig, limit: int = 0) -> Decoded:
+def decode_corpus(
+    model,
+    tokenizers,
+    corpus: Corpus,
+    data_cfg: DataConfig,
+    decode_cfg: DecodeConfig,
+    limit: int = 0,
+) -> Decoded:
     """Decode the distinct sources of `corpus` (the first `limit` if > 0) in corpus order."""
     sources, references = corpus.references()
     if limit > 0:
         sources, references = sources[:limit], references[:limit]
     nbest = decode_sources(model, tokenizers, sources, data_cfg, decode_cfg)
-    return Decoded(sources, [h[0].text for h in nbest], references,
-                   sum(h[0].num_tokens for h in nbest))
+    return Decoded(
+        sources, [h[0].text for h in nbest], references, sum(h[0].num_tokens for h in nbest)
+    )

@@ -1,0 +1,23 @@
+"""Scores of a decoded corpus as plain floats, and sample lines for TensorBoard text."""
+
+import numpy as np
+
+from seq2seq.decoding import Decoded
+from seq2seq.evaluation.score import score
+
+
+def task_metrics(task: str, decoded: Decoded) -> dict[str, float]:
+    """Task scores (g2p: wer, per; translation: bleu, chrf, ter) as plain floats."""
+    scores = score(task, decoded.hypotheses, decoded.references)
+    return {k: float(v) for k, v in scores.items() if isinstance(v, (int, float, np.floating))}
+
+
+def sample_lines(decoded: Decoded, count: int) -> list[str]:
+    """A few `source → hypothesis (reference)` lines for TensorBoard text."""
+    lines = []
+    for src, hyp, refs in list(zip(decoded.sources, decoded.hypotheses, decoded.references))[
+        :count
+    ]:
+        mark = "✓" if hyp in refs else "✗"
+        lines.append(f"{mark} `{src}` → `{hyp}` (reference: `{refs[0]}`)")
+    return lines
