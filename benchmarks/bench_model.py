@@ -25,6 +25,12 @@ import tensorflow as tf  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from seq2seq.config import ModelConfig, validate  # noqa: E402
+from seq2seq.constants import (  # noqa: E402
+    SOURCE_IDS,
+    SOURCE_PADDING_MASK,
+    TARGET_IN_IDS,
+    TARGET_PADDING_MASK,
+)
 from seq2seq.model import build_model  # noqa: E402
 from seq2seq.training.steps import make_train_step  # noqa: E402
 
@@ -50,10 +56,10 @@ def make_batches(count, batch_size, seed=0):
             tgt_mask, np.concatenate([np.full((batch_size, 1), BOS), tgt_out[:, :-1]], axis=1), 0
         )
         x = {
-            "source_ids": tf.constant(src, tf.int32),
-            "source_padding_mask": tf.constant(src_mask),
-            "target_in_ids": tf.constant(tgt_in, tf.int32),
-            "target_padding_mask": tf.constant(tgt_mask),
+            SOURCE_IDS: tf.constant(src, tf.int32),
+            SOURCE_PADDING_MASK: tf.constant(src_mask),
+            TARGET_IN_IDS: tf.constant(tgt_in, tf.int32),
+            TARGET_PADDING_MASK: tf.constant(tgt_mask),
         }
         batches.append((x, tf.constant(tgt_out, tf.int32)))
     return batches
@@ -65,8 +71,8 @@ def time_steps(step, batches, steps):
     start = time.perf_counter()
     for i in range(steps):
         x, y = batches[i % len(batches)]
-        step(x, y, x["target_padding_mask"])["loss_sum"].numpy()
-        tokens += int(tf.reduce_sum(tf.cast(x["target_padding_mask"], tf.int32)))
+        step(x, y, x[TARGET_PADDING_MASK])["loss_sum"].numpy()
+        tokens += int(tf.reduce_sum(tf.cast(x[TARGET_PADDING_MASK], tf.int32)))
     return time.perf_counter() - start, tokens
 
 
@@ -106,7 +112,7 @@ def main():
         "mean_real_target_tokens_per_batch": float(
             np.mean(
                 [
-                    float(tf.reduce_sum(tf.cast(x["target_padding_mask"], tf.float32)))
+                    float(tf.reduce_sum(tf.cast(x[TARGET_PADDING_MASK], tf.float32)))
                     for x, _ in batches
                 ]
             )

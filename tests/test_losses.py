@@ -5,8 +5,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from seq2seq.constants import (
+    EXAMPLE_INDEX,
+    SOURCE_IDS,
+    SOURCE_PADDING_MASK,
+    TARGET_IN_IDS,
+    TARGET_PADDING_MASK,
+)
 from seq2seq.training.losses import masked_cross_entropy, masked_cross_entropy_mean
-from seq2seq.training.metrics import TokenMean, perplexity, token_accuracy
+from seq2seq.training.metrics import token_accuracy
+from seq2seq.training.steps import make_eval_step
+from seq2seq.training.validation import evaluate_loss
 
 V = 5
 Y = np.array([[1, 4, 2, 0], [3, 3, 0, 0]], np.int32)
@@ -81,27 +90,34 @@ def test_all_padding_mean_is_zero_and_bad_smoothing_is_refused():
         masked_cross_entropy(Y, LOGITS, MASK, 1.0)
 
 
-def test_token_accuracy_and_perplexity():
+def test_token_accuracy():
     logits = np.full((2, 4, V), -5.0, np.float32)
     predicted = np.array([[1, 0, 2, 4], [3, 1, 0, 3]])  # right, wrong, right, (pad); right, wrong
     np.put_along_axis(logits, predicted[:, :, None], 5.0, axis=-1)
     correct, tokens = token_accuracy(Y, logits, MASK)
     assert (float(correct), float(tokens)) == (3.0, 5.0)
-    loss_sum, tokens = masked_cross_entropy(Y, LOGITS, MASK)
-    expected = np.exp((numpy_token_losses(LOGITS, Y, 0.0) * MASK).sum() / MASK.sum())
-    np.testing.assert_allclose(float(perplexity(loss_sum, tokens)), expected, rtol=1e-5)
 
 
-def test_token_mean_accumulates_exact_per_token_means():
-    metric = TokenMean()
-    batches = [(Y[:1], LOGITS[:1], MASK[:1]), (Y[1:], LOGITS[1:], MASK[1:])]
-    batch_means = []
-    for y, logits, mask in batches:
-        loss_sum, tokens = masked_cross_entropy(y, logits, mask)
-        metric.update_state(loss_sum, tokens)
-        batch_means.append(float(loss_sum / tokens))
+def test_validation_means_are_exact_per_token_over_batches():
+    def model(x, training):  # row i of a batch gets LOGITS[source_ids[i, 0]]
+        return tf.gather(tf.constant(LOGITS), x[SOURCE_IDS][:, 0])
+
+    def batch(rows):
+        x = {
+            SOURCE_IDS: tf.constant(rows, tf.int32)[:, None],
+            SOURCE_PADDING_MASK: tf.ones((len(rows), 1), tf.bool),
+            TARGET_IN_IDS: tf.constant(Y[rows]),
+            TARGET_PADDING_MASK: tf.constant(MASK[rows]),
+            EXAMPLE_INDEX: tf.constant(rows, tf.int64),  # dropped by evaluate_loss
+        }
+        return x, tf.constant(Y[rows]), tf.constant(MASK[rows])
+
+    metrics = evaluate_loss(make_eval_step(model), [batch([0]), batch([1])])
     expected = (numpy_token_losses(LOGITS, Y, 0.0) * MASK).sum() / MASK.sum()
-    np.testing.assert_allclose(float(metric.result()), expected, rtol=1e-6)
+    np.testing.assert_allclose(metrics["loss"], expected, rtol=1e-6)
+    np.testing.assert_allclose(metrics["perplexity"], np.exp(expected), rtol=1e-5)
+    correct, tokens = token_accuracy(Y, LOGITS, MASK)
+    assert metrics["token_accuracy"] == pytest.approx(float(correct) / float(tokens))
+    losses = numpy_token_losses(LOGITS, Y, 0.0)
+    batch_means = [(losses[i] * MASK[i]).sum() / MASK[i].sum() for i in (0, 1)]
     assert abs(np.mean(batch_means) - expected) > 1e-3  # the mean of batch means is biased
-    metric.reset_state()
-    assert float(metric.result()) == 0.0

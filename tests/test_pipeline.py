@@ -18,7 +18,6 @@ from seq2seq.data.pipeline import (
     Lengths,
     make_eval_dataset,
     make_train_dataset,
-    restore_order,
     train_bucket_grid,
 )
 from seq2seq.errors import DataError
@@ -186,7 +185,7 @@ def test_eval_batches_are_sorted_and_order_can_be_restored(
     widths = [x["source_ids"].shape[1] for x, _, _ in batches]
     assert widths == sorted(widths) and widths[0] < widths[-1]
     source_rows = [row for x, _, _ in batches for row in x["source_ids"].numpy().tolist()]
-    restored = restore_order(indices, source_rows)
+    restored = [source_rows[i] for i in np.argsort(indices)]  # corpus order
     decoded = [toy_tokenizers.source.decode(row) for row in restored]
     assert decoded == toy_corpus.sources
 
@@ -197,10 +196,11 @@ def test_eval_truncates_over_long_pairs_keeping_eos(toy_tokenizers, toy_data_con
     with caplog.at_level(logging.WARNING):
         ((x, y, _),) = list(make_eval_dataset(corpus, toy_tokenizers, cfg))
     assert "valid: truncated 1 source(s)" in caplog.text and "and 1 target(s)" in caplog.text
-    rows_by_index = restore_order(x["example_index"].numpy(), x["source_ids"].numpy().tolist())
+    order = np.argsort(x["example_index"].numpy())  # corpus order
+    rows_by_index = x["source_ids"].numpy()[order].tolist()
     assert rows_by_index[0][-1] == EOS_ID and len(rows_by_index[0]) == 4
     assert toy_tokenizers.source.decode(rows_by_index[0]) == "abc"
-    target_out = restore_order(x["example_index"].numpy(), y.numpy().tolist())
+    target_out = y.numpy()[order].tolist()
     assert toy_tokenizers.target.decode(target_out[0]) == "AA B"
 
 

@@ -1,29 +1,27 @@
 """tf.data pipelines: string pairs -> model batches `(x, y, sample_weight)`.
 
-    x = {"source_ids": int32 (B, S), "source_padding_mask": bool (B, S),
-         "target_in_ids": int32 (B, T), "target_padding_mask": bool (B, T)}
+    x = {SOURCE_IDS: int32 (B, S), SOURCE_PADDING_MASK: bool (B, S),
+         TARGET_IN_IDS: int32 (B, T), TARGET_PADDING_MASK: bool (B, T)}
     y = target_out_ids: int32 (B, T);  sample_weight = target_padding_mask
 
-Source = pieces + eos; target in = bos + pieces; target out = pieces + eos. Right padding with
-PAD_ID; masks are `ids != PAD_ID`, so every row has at least one real token (eos / bos).
+Ids, truncation and masks come from `preprocessor.py` (also used by the exported SavedModel).
 
-Training: strings are shuffled, tokenized in pools of POOL_SIZE (tensorflow_text, in the graph),
-padded to fixed widths, then batched by length bucket under a token budget (`bucketing.py`) or
-into plain fixed-size batches (`data.batching=random`). Pairs over the length limits are dropped
-before the dataset is built. Evaluation: corpus order sorted by length, over-long pairs
-truncated (keeping eos), `x["example_index"]` gives each row's position in the corpus.
+Training: strings are shuffled, packed in pools of POOL_SIZE (in the graph) to fixed widths,
+then batched by length bucket under a token budget (`bucketing.py`) or into plain fixed-size
+batches (`data.batching=random`), and only then turned into model inputs. Pairs over the length
+limits are dropped before the dataset is built. Evaluation: corpus order sorted by length,
+over-long pairs truncated (keeping eos), x[EXAMPLE_INDEX] gives each row's position in the
+corpus.
 """
 
 import logging
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 import tensorflow as tf
 
 from seq2seq.config.data import DataConfig
-from seq2seq.constants import BOS_ID, EOS_ID, PAD_ID
+from seq2seq.constants import EXAMPLE_INDEX
 from seq2seq.data.bucketing import (
     BucketGrid,
     bucketed_batches,
@@ -31,11 +29,11 @@ from seq2seq.data.bucketing import (
     derive_boundaries,
 )
 from seq2seq.data.corpora import Corpus
+from seq2seq.data.preprocessor import SOURCE_LENGTH, TARGET_LENGTH, Preprocessor, model_inputs
 from seq2seq.data.tokenizer import Tokenizers
 from seq2seq.errors import DataError
 
 POOL_SIZE = 1024  # strings tokenized per call: per-example tf.data work is slow on CPU
-T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +87,13 @@ def make_train_dataset(
     if repeat:
         dataset = dataset.repeat()
     pools = dataset.batch(POOL_SIZE).map(
-        _encoder(tokenizers, cfg, fixed_width=True), num_parallel_calls=_parallel(cfg)
+        _packer(tokenizers, cfg), num_parallel_calls=_parallel(cfg)
     )
     if cfg.batching == "bucketed":
         dataset = pools.apply(bucketed_batches(train_bucket_grid(lengths, keep, cfg)))
     else:
         dataset = pools.unbatch().batch(cfg.batch_size).map(_cut_to_longest)
-    return _finish(dataset.map(_model_inputs, num_parallel_calls=_parallel(cfg)))
+    return _finish(dataset.map(model_inputs, num_parallel_calls=_parallel(cfg)))
 
 
 def train_bucket_grid(lengths: Lengths, keep: np.ndarray, cfg: DataConfig) -> BucketGrid:
@@ -112,8 +110,8 @@ def make_eval_dataset(corpus: Corpus, tokenizers: Tokenizers, cfg: DataConfig) -
     """Batches of `cfg.eval_batch_size` pairs sorted by length, padded to the batch maximum.
 
     Every pair is kept: over-long sides are truncated to the limits (keeping eos), with a
-    logged count. x["example_index"] int64 (B,) is each row's index in `corpus`; see
-    `restore_order`. Raises DataError for an empty corpus.
+    logged count. x[EXAMPLE_INDEX] int64 (B,) is each row's index in `corpus`. Raises
+    DataError for an empty corpus.
     """
     if not len(corpus):
         raise DataError(f"corpus {corpus.name!r} is empty: nothing to evaluate")
@@ -129,83 +127,29 @@ def make_eval_dataset(corpus: Corpus, tokenizers: Tokenizers, cfg: DataConfig) -
     return _finish(dataset)
 
 
-def restore_order(example_index: Sequence[int] | np.ndarray, rows: Iterable[T]) -> list[T]:
-    """`rows` (one per example, in batch order) placed at their `example_index` positions."""
-    index = np.asarray(example_index, dtype=np.int64)
-    ordered = [None] * len(index)
-    for position, row in zip(index, rows):
-        ordered[position] = row
-    return ordered
-
-
 def _eval_batch(tokenizers: Tokenizers, cfg: DataConfig):
-    encode = _encoder(tokenizers, cfg, fixed_width=False)
-
     def batch(sources, targets, example_index):
-        x, y, weight = _model_inputs(encode(sources, targets))
-        x["example_index"] = example_index
-        return x, y, weight
+        # Tokenizers built in the graph: they survive tf.random.set_seed (see tf_tokenizer).
+        x, y, weight = Preprocessor.for_corpus(tokenizers, cfg)(sources, targets)
+        return {**x, EXAMPLE_INDEX: example_index}, y, weight
 
     return batch
 
 
-def _encoder(tokenizers: Tokenizers, cfg: DataConfig, fixed_width: bool):
-    """strings (N,), (N,) -> dict of padded ids (N, S) / (N, T) and lengths (N,).
+def _packer(tokenizers: Tokenizers, cfg: DataConfig):
+    """A pool of strings (N,), (N,) -> ids padded to the length limits, and lengths."""
 
-    Sides are truncated to the length limits (keeping eos). `fixed_width` pads to exactly
-    (max_source_length, max_target_length); otherwise to the longest row.
-    """
-    source_width, target_width = cfg.max_source_length, cfg.max_target_length
+    def pack(sources, targets):
+        return Preprocessor.for_corpus(tokenizers, cfg).pack(sources, targets, pad_to_limits=True)
 
-    def encode(sources, targets):
-        # Tokenizers built in the graph: they survive tf.random.set_seed (see tf_tokenizer).
-        source = tokenizers.source.tf_tokenizer().tokenize(sources)[:, : source_width - 1]
-        target = tokenizers.target.tf_tokenizer().tokenize(targets)[:, : target_width - 1]
-        eos = _column(EOS_ID, tf.shape(sources)[0])
-        bos = _column(BOS_ID, tf.shape(sources)[0])
-        rows = {
-            "source_ids": tf.concat([source, eos], axis=1),
-            "target_in_ids": tf.concat([bos, target], axis=1),
-            "target_out_ids": tf.concat([target, eos], axis=1),
-        }
-        widths = {
-            "source_ids": source_width,
-            "target_in_ids": target_width,
-            "target_out_ids": target_width,
-        }
-        padded = {
-            k: v.to_tensor(PAD_ID, shape=[None, widths[k]] if fixed_width else None)
-            for k, v in rows.items()
-        }
-        padded["source_length"] = rows["source_ids"].row_lengths()
-        padded["target_length"] = rows["target_in_ids"].row_lengths()
-        return padded
-
-    return encode
-
-
-def _column(token_id: int, rows: tf.Tensor) -> tf.RaggedTensor:
-    """A ragged (rows, 1) column of `token_id`."""
-    return tf.RaggedTensor.from_tensor(tf.fill([rows, 1], tf.constant(token_id, tf.int32)))
+    return pack
 
 
 def _cut_to_longest(batch: dict) -> dict:
     """Cut fixed-width padded ids (B, S_max) / (B, T_max) to the batch's longest row."""
     return cut_to_widths(
-        batch, tf.reduce_max(batch["source_length"]), tf.reduce_max(batch["target_length"])
+        batch, tf.reduce_max(batch[SOURCE_LENGTH]), tf.reduce_max(batch[TARGET_LENGTH])
     )
-
-
-def _model_inputs(batch: dict):
-    """Padded ids -> (x, y, sample_weight) of the module docstring."""
-    target_mask = batch["target_in_ids"] != PAD_ID
-    x = {
-        "source_ids": batch["source_ids"],
-        "source_padding_mask": batch["source_ids"] != PAD_ID,
-        "target_in_ids": batch["target_in_ids"],
-        "target_padding_mask": target_mask,
-    }
-    return x, batch["target_out_ids"], target_mask
 
 
 def _warn_truncated(name: str, lengths: Lengths, cfg: DataConfig) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from seq2seq.config.data import SPLITS, DataConfig
-from seq2seq.constants import UNK_ID
+from seq2seq.constants import SOURCE_PADDING_MASK, TARGET_PADDING_MASK, UNK_ID
 from seq2seq.data.corpora import Corpus
 from seq2seq.data.pipeline import Lengths, make_train_dataset, train_bucket_grid
 from seq2seq.data.tokenizer import Tokenizers
@@ -72,8 +72,8 @@ def padding_counts(dataset: tf.data.Dataset) -> dict:
     positions = {"source": 0, "target": 0}
     for x, _, _ in dataset:
         masks = {
-            "source": x["source_padding_mask"].numpy(),
-            "target": x["target_padding_mask"].numpy(),
+            "source": x[SOURCE_PADDING_MASK].numpy(),
+            "target": x[TARGET_PADDING_MASK].numpy(),
         }
         batches += 1
         examples += len(masks["source"])

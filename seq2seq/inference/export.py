@@ -16,6 +16,7 @@ import tensorflow_text as tf_text
 
 from seq2seq.config import DecodeConfig
 from seq2seq.constants import EOS_ID
+from seq2seq.data.preprocessor import Preprocessor
 from seq2seq.decoding import search
 from seq2seq.runs.load import LoadedRun
 
@@ -36,18 +37,13 @@ class Translator(tf.Module):
         self.target_tokenizer = tf_text.SentencepieceTokenizer(
             model=run.tokenizers.target.model_proto, name="target_sentencepiece"
         )
-        self.max_source_length = run.cfg.data.max_source_length
-        self.lowercase = run.cfg.data.lowercase
+        # Lower-casing and truncation of the run's data config, as in evaluation.
+        self.preprocessor = Preprocessor.for_raw_text(run.cfg.data, self.source_tokenizer)
         self.decode_cfg = decode_cfg
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
     def translate(self, sentences: tf.Tensor) -> dict[str, tf.Tensor]:
-        text = tf.strings.lower(sentences, encoding="utf-8") if self.lowercase else sentences
-        pieces = self.source_tokenizer.tokenize(text)[:, : self.max_source_length - 1]  # ragged
-        eos = tf.fill([tf.shape(text)[0], 1], tf.constant(EOS_ID, pieces.dtype))
-        source = tf.concat([pieces, eos], axis=1)
-        source_ids = tf.cast(source.to_tensor(0), tf.int32)  # (B, S) right-padded
-        mask = tf.sequence_mask(source.row_lengths(), tf.shape(source_ids)[1])
+        source_ids, mask = self.preprocessor.encode_sources(sentences)  # (B, S) right-padded
         out = search(self.model, source_ids, mask, self.decode_cfg)
         ids, scores = out["ids"], out["scores"]
         if ids.shape.rank == 3:  # beam: keep the best of the n-best

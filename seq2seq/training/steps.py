@@ -9,15 +9,22 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
+from seq2seq.constants import (
+    BATCH_KEYS,
+    SOURCE_IDS,
+    SOURCE_PADDING_MASK,
+    TARGET_IN_IDS,
+    TARGET_PADDING_MASK,
+)
 from seq2seq.training.losses import masked_cross_entropy
 from seq2seq.training.metrics import token_accuracy
 
 BATCH_SIGNATURE = (
     {
-        "source_ids": tf.TensorSpec((None, None), tf.int32),
-        "source_padding_mask": tf.TensorSpec((None, None), tf.bool),
-        "target_in_ids": tf.TensorSpec((None, None), tf.int32),
-        "target_padding_mask": tf.TensorSpec((None, None), tf.bool),
+        SOURCE_IDS: tf.TensorSpec((None, None), tf.int32),
+        SOURCE_PADDING_MASK: tf.TensorSpec((None, None), tf.bool),
+        TARGET_IN_IDS: tf.TensorSpec((None, None), tf.int32),
+        TARGET_PADDING_MASK: tf.TensorSpec((None, None), tf.bool),
     },
     tf.TensorSpec((None, None), tf.int32),
     tf.TensorSpec((None, None), tf.bool),
@@ -74,12 +81,12 @@ def _batch_stats(x, y, mask, logits, loss_sum, tokens) -> dict:
         "correct": tf.cast(correct, tf.float32),
         "tokens": tf.cast(tokens, tf.float32),
         "positions": tf.cast(tf.size(mask), tf.float32),
-        "source_tokens": tf.reduce_sum(tf.cast(x["source_padding_mask"], tf.float32)),
-        "source_positions": tf.cast(tf.size(x["source_padding_mask"]), tf.float32),
+        "source_tokens": tf.reduce_sum(tf.cast(x[SOURCE_PADDING_MASK], tf.float32)),
+        "source_positions": tf.cast(tf.size(x[SOURCE_PADDING_MASK]), tf.float32),
         "examples": tf.cast(tf.shape(y)[0], tf.float32),
     }
 
 
 def select_inputs(x: dict) -> dict:
-    """The four model inputs of a batch dict (drops e.g. `example_index`)."""
-    return {k: x[k] for k in BATCH_SIGNATURE[0]}
+    """The four model inputs of a batch dict (drops e.g. EXAMPLE_INDEX)."""
+    return {k: x[k] for k in BATCH_KEYS}
