@@ -60,8 +60,8 @@ def decode_pass(model, batches, cfg: DecodeConfig) -> tuple[float, int]:
     """Seconds to decode all `batches`, and the number of output tokens (EOS included)."""
     start, tokens = time.perf_counter(), 0
     for ids, mask in batches:
-        out = search(model, ids, mask, cfg)["ids"].numpy()
-        tokens += int((out[:, 0] if out.ndim == 3 else out).astype(bool).sum())
+        out = search(model, ids, mask, cfg)["ids"].numpy()  # (B, N, L)
+        tokens += int(out[:, 0].astype(bool).sum())
     return time.perf_counter() - start, tokens
 
 

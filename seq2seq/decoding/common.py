@@ -1,11 +1,11 @@
-"""Pieces shared by greedy and beam search: the output length limit, per-step log-probabilities
-and output lengths.
+"""Pieces shared by every search strategy: the output length limit, per-step log-probabilities,
+the frozen extension of finished hypotheses and output lengths.
 
-Output convention of both searches: `ids` exclude BOS and include the EOS that ended a
+Output convention of every search: `ids` exclude BOS and include the EOS that ended a
 hypothesis; every position after it is PAD_ID (0). A hypothesis stopped by the length limit has no
-EOS. `lengths` count the tokens before EOS. Raw scores are the sum of the model's log-probabilities
-of every non-pad output token (EOS included): they equal the teacher-forced log-probability of the
-output. PAD and BOS are never generated.
+EOS. `lengths` count the tokens before EOS. Raw scores (`log_probs`) are the sum of the model's
+log-probabilities of every non-pad output token (EOS included): they equal the teacher-forced
+log-probability of the output. PAD and BOS are never generated.
 """
 
 import tensorflow as tf
@@ -43,6 +43,13 @@ def token_log_probs(logits: tf.Tensor) -> tf.Tensor:
     vocab_ids = tf.range(tf.shape(logits)[-1])
     banned = (vocab_ids == PAD_ID) | (vocab_ids == BOS_ID)  # (V,)
     return tf.where(banned[None, :], float("-inf"), log_probs)
+
+
+def mask_finished(log_probs: tf.Tensor, finished: tf.Tensor) -> tf.Tensor:
+    """Rows of `log_probs` (R, V) whose hypothesis is finished become 0 at PAD, -inf elsewhere:
+    a finished hypothesis can only be extended by PAD, at no cost, so its score is frozen."""
+    pad_only = tf.where(tf.range(tf.shape(log_probs)[1]) == PAD_ID, 0.0, float("-inf"))  # (V,)
+    return tf.where(finished[:, None], pad_only[None, :], log_probs)
 
 
 def output_lengths(ids: tf.Tensor) -> tf.Tensor:

@@ -30,9 +30,7 @@ def decode_sources(
     results: list[list[Hypothesis] | None] = [None] * len(sources)
     for x, _, _ in make_eval_dataset(corpus, tokenizers, data_cfg):
         out = search(model, x["source_ids"], x["source_padding_mask"], decode_cfg)
-        ids, scores = out["ids"].numpy(), out["scores"].numpy()
-        if ids.ndim == 2:  # greedy: (B, L) -> (B, 1, L)
-            ids, scores = ids[:, None], scores[:, None]
+        ids, scores = out["ids"].numpy(), out["scores"].numpy()  # (B, N, L), (B, N)
         for row_ids, row_scores, index in zip(ids, scores, x["example_index"].numpy()):
             results[int(index)] = [
                 _hypothesis(tokenizers, i, s) for i, s in zip(row_ids, row_scores)

@@ -29,11 +29,10 @@ def align(
     """Greedy-decode `source` and return the attention of each output piece."""
     ids = tokenizers.source.encode([source])[0] + [EOS_ID]
     source_ids = tf.constant([ids], tf.int32)
-    out = greedy_search(
-        model, source_ids, tf.ones_like(source_ids, tf.bool), max_length_a, max_length_b
-    )
-    out_ids = [int(i) for i in out["ids"][0].numpy() if i > 0]  # ids include the final eos
-    weights = out["attention"][0].numpy()[: len(out_ids), : len(ids)]
+    mask = tf.ones_like(source_ids, tf.bool)
+    out = greedy_search(model, source_ids, mask, max_length_a, max_length_b, attention=True)
+    out_ids = [int(i) for i in out["ids"][0, 0].numpy() if i > 0]  # ids include the final eos
+    weights = out["attention"][0, 0].numpy()[: len(out_ids), : len(ids)]
     return Alignment(_pieces(tokenizers.source, ids), _pieces(tokenizers.target, out_ids), weights)
 
 

@@ -45,9 +45,7 @@ class Translator(tf.Module):
     def translate(self, sentences: tf.Tensor) -> dict[str, tf.Tensor]:
         source_ids, mask = self.preprocessor.encode_sources(sentences)  # (B, S) right-padded
         out = search(self.model, source_ids, mask, self.decode_cfg)
-        ids, scores = out["ids"], out["scores"]
-        if ids.shape.rank == 3:  # beam: keep the best of the n-best
-            ids, scores = ids[:, 0], scores[:, 0]
+        ids, scores = out["ids"][:, 0], out["scores"][:, 0]  # the best of the n-best
         # Output ids stop at eos and are 0 after it; keep the real tokens.
         real = tf.logical_and(ids > 0, tf.cumsum(tf.cast(ids == EOS_ID, tf.int32), axis=1) == 0)
         tokens = tf.ragged.boolean_mask(ids, real)
