@@ -1,9 +1,114 @@
-"""Config schemas: unknown keys, wrong types and cross-field rules are named errors."""
+"""Config schemas, and every config in conf/ composed and validated the way the verbs do it.
+
+Like lightning-hydra-template's tests/test_configs.py, but every verb, every experiment (also
+with debug=smoke) and every option of every config group the verbs use; the Hydra part (run
+directories, launchers) is resolved too.
+"""
+
+from pathlib import Path
 
 import pytest
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import get_class
 
-from seq2seq.config import DecodeConfig, ModelConfig, TrainRunConfig, validate
+from seq2seq.config import (
+    SCHEMAS,
+    DecodeConfig,
+    ExportRunConfig,
+    ModelConfig,
+    TrainRunConfig,
+    validate,
+)
 from seq2seq.errors import ConfigError
+from tests.cli_helpers import CONF_DIR, compose_verb
+
+CONF = Path(CONF_DIR)
+VERBS = sorted(p.stem for p in CONF.glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+RUN_DIR = "/runs/g2p"
+# What the command line must give: the run directory of the inference verbs.
+REQUIRED = {verb: [f"run_dir={RUN_DIR}"] for verb in ("evaluate", "translate", "export")}
+# Data options whose training files have no default.
+DATA_FILES = {
+    "parallel_text": ["data.train.source=train.src", "data.train.target=train.tgt"],
+    "tsv": ["data.train.path=train.tsv"],
+}
+
+
+def compose(verb: str, *overrides: str):
+    """Compose like the CLI (the `hydra` node included and resolvable), then validate."""
+    cfg = compose_verb(verb, *REQUIRED.get(verb, []), *overrides, hydra=True)
+    HydraConfig.instance().set_config(cfg)
+    return cfg, validate(cfg, SCHEMAS[verb])
+
+
+def group_options() -> list[tuple[str, str, str]]:
+    """(verb, group, option) for every option file of every group in each verb's defaults."""
+    out = []
+    for verb in VERBS:
+        defaults = yaml.safe_load((CONF / f"{verb}.yaml").read_text())["defaults"]
+        for entry in defaults:
+            if not isinstance(entry, dict):
+                continue  # _self_
+            group = next(iter(entry)).split()[-1]  # "optional local" -> "local"
+            if group == "hydra":
+                continue  # test_hydra_options
+            out += [(verb, group, p.stem) for p in sorted((CONF / group).glob("*.yaml"))]
+    return out
+
+
+# --- every config in conf/ ----------------------------------------------------------------
+
+
+def test_every_verb_config_has_a_schema():
+    assert set(VERBS) == set(SCHEMAS) == {"prepare", "train", "evaluate", "translate", "export"}
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_verb_config_composes_and_validates(verb):
+    cfg, typed = compose(verb)
+    assert isinstance(typed, SCHEMAS[verb]) and typed.task_name == verb
+    run_dir = str(cfg.hydra.run.dir)  # resolves ${hydra:...}, ${now:...}, ${paths...}
+    if verb in REQUIRED:
+        assert run_dir.startswith(f"{RUN_DIR}/") and typed.run_dir == RUN_DIR
+    else:
+        assert run_dir.startswith(f"{typed.paths.log_dir}/{verb}/runs/")
+
+
+@pytest.mark.parametrize("debug", [None, "smoke"])
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_composes_and_validates(experiment, debug):
+    overrides = [f"experiment={experiment}"] + ([f"debug={debug}"] if debug else [])
+    cfg, typed = compose("train", *overrides)
+    assert cfg.hydra.runtime.choices.experiment == experiment
+    if debug == "smoke":
+        assert typed.model.name == "tiny" and typed.train.max_steps == 20
+        assert typed.data.max_examples == 2000 and typed.tags == ["smoke"]
+
+
+@pytest.mark.parametrize("verb, group, option", group_options())
+def test_group_option_composes_and_validates(verb, group, option):
+    extra = DATA_FILES.get(option, []) if group == "data" else []
+    cfg, _ = compose(verb, f"{group}={option}", *extra)
+    assert cfg.hydra.runtime.choices[group] == option
+
+
+@pytest.mark.parametrize("launcher", sorted(p.stem for p in (CONF / "hydra/launcher").glob("*")))
+def test_hydra_options(launcher):
+    cfg, typed = compose("train", f"hydra/launcher={launcher}")
+    assert cfg.hydra.runtime.choices["hydra/launcher"] == launcher
+    get_class(cfg.hydra.launcher._target_)  # the plugin is installed
+    assert str(cfg.hydra.sweep.dir).startswith(f"{typed.paths.log_dir}/train/multiruns/")
+
+
+def test_group_options_found():
+    found = {(verb, group) for verb, group, _ in group_options()}
+    assert {("train", "model"), ("train", "debug"), ("prepare", "data")} <= found
+    assert {("evaluate", "decode"), ("translate", "decode"), ("export", "decode")} <= found
+
+
+# --- schemas ------------------------------------------------------------------------------
 
 
 def test_defaults_validate():
@@ -42,5 +147,43 @@ def test_cross_field_rules(bad, words):
 
 
 def test_decode_greedy_requires_beam_one():
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"decode\.strategy=greedy needs decode\.beam_size=1"):
         DecodeConfig(strategy="greedy", beam_size=4)
+
+
+@pytest.mark.parametrize(
+    "verb, override, message",
+    [
+        ("evaluate", "split=dev", r"^split must be train, valid or test, got 'dev'$"),
+        ("evaluate", "checkpoint=first", r"^checkpoint must be best or last, got 'first'$"),
+        ("evaluate", "plot_attention=-1", r"^plot_attention must be >= 0, got -1$"),
+        ("evaluate", "plot_attention=some", r"^config key 'plot_attention': Value 'some' "),
+        ("translate", "long_input=drop", r"^long_input must be truncate or reject, got 'drop'$"),
+        ("translate", "checkpoint=newest", r"^checkpoint must be best or last, got 'newest'$"),
+        ("translate", "scores=maybe", r"^config key 'scores': Value 'maybe' is not a valid bool"),
+        ("translate", "+beam=5", r"^config key 'beam': Key 'beam' not in 'TranslateRunConfig'$"),
+        ("export", "checkpoint=all", r"^checkpoint must be best or last, got 'all'$"),
+        ("export", "decode.beam_size=wide", r"^config key 'decode\.beam_size': Value 'wide'"),
+        ("export", "decode.n_best=2", r"decode\.n_best \(2\) must be <= decode\.beam_size \(1\)"),
+        ("train", "task=summarization", r"^task must be g2p or translation, got 'summarization'"),
+        ("prepare", "seed=abc", r"^config key 'seed': Value 'abc' "),
+        ("prepare", "+model.units=3", r"^config key 'model': Key 'model' not in 'PrepareRun"),
+    ],
+)
+def test_verb_schema_errors_are_one_line_and_name_the_key(verb, override, message):
+    with pytest.raises(ConfigError, match=message) as error:
+        compose(verb, override)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("verb", sorted(REQUIRED))
+def test_missing_run_dir_is_named(verb):
+    # export's `output: ${run_dir}/export` must not hide which key is missing.
+    cfg = compose_verb(verb)
+    with pytest.raises(ConfigError, match=r"^config key 'run_dir': missing value; set run_dir="):
+        validate(cfg, SCHEMAS[verb])
+
+
+def test_export_output_follows_run_dir():
+    _, typed = compose("export")
+    assert isinstance(typed, ExportRunConfig) and typed.output == f"{RUN_DIR}/export"

@@ -1,6 +1,6 @@
-"""Every experiment config composes, validates and runs with debug=smoke; a local sweep runs.
+"""Every experiment config sets what it says and runs with debug=smoke; a local sweep runs.
 
-Marked slow: `make test-slow`."""
+The runs are marked slow: `make test-slow`."""
 
 import json
 import os
@@ -9,20 +9,58 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from seq2seq.config import TrainRunConfig, validate
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
+CONF = ROOT / "conf"
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 BIN = Path(sys.executable).parent
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_experiment_config_validates(experiment):
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = validate(compose("train", overrides=[f"experiment={experiment}"]), TrainRunConfig)
-    assert cfg.train.max_steps > 0 and experiment in " ".join(cfg.tags + [experiment])
+def test_experiment_settings_are_applied(experiment):
+    """Every value and group choice an experiment file sets (and those of the experiments
+    it extends) is in the composed, validated config."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}"], return_hydra_config=True)
+    typed = OmegaConf.structured(validate(cfg, TrainRunConfig))
+    values, choices = experiment_settings(experiment)
+    assert values and typed.tags, f"{experiment} sets nothing"
+    for key, value in values.items():
+        assert OmegaConf.select(typed, key) == value, key
+    for group, option in choices.items():
+        assert cfg.hydra.runtime.choices[group] == option, group
+
+
+def experiment_settings(name: str) -> tuple[dict, dict]:
+    """({dotted key: value}, {group: option}) set by conf/experiment/<name>.yaml, the
+    experiments in its defaults list first (its own `_self_` comes last)."""
+    tree = yaml.safe_load((CONF / "experiment" / f"{name}.yaml").read_text())
+    values, choices = {}, {}
+    for entry in tree.pop("defaults", []):
+        if isinstance(entry, str) and entry != "_self_":  # another experiment
+            parent_values, parent_choices = experiment_settings(entry)
+            values.update(parent_values)
+            choices.update(parent_choices)
+        elif isinstance(entry, dict):  # "override /model": gru_luong
+            ((key, option),) = entry.items()
+            choices[key.split("/")[-1]] = option
+    values.update(_flatten(tree))
+    return values, choices
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""`seq2seq-evaluate run_dir=DIR [split=test] [decode=beam5]`: score a split, print JSON."""
+"""`seq2seq-evaluate run_dir=DIR [split=test] [checkpoint=best] [decode=beam5]`: score a split,
+print JSON. The config is checked against `EvaluateRunConfig` before TensorFlow is imported."""
 
 import json
 from pathlib import Path
@@ -8,21 +9,26 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from seq2seq.cli.common import CONF_DIR, run_cli
+from seq2seq.config import EvaluateRunConfig, validate
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    from seq2seq.config import DecodeConfig, validate
+    def job() -> dict:
+        typed = validate(cfg, EvaluateRunConfig)
+        return evaluate(typed, Path(HydraConfig.get().runtime.output_dir))
+
+    print(json.dumps(run_cli(job), indent=2, default=str))
+
+
+def evaluate(cfg: EvaluateRunConfig, out_dir: Path) -> dict:
+    """Decode and score `cfg.split` of the run; write the files to `out_dir`; return the
+    report (also `out_dir/metrics.json`)."""
     from seq2seq.inference.evaluate import evaluate_run
     from seq2seq.runs.load import load_run
 
-    def job():
-        decode = validate(cfg.decode, DecodeConfig)
-        run = load_run(cfg.run_dir, cfg.checkpoint)
-        out_dir = Path(HydraConfig.get().runtime.output_dir)
-        return evaluate_run(run, cfg.split, decode, out_dir, cfg.plot_attention)
-
-    print(json.dumps(run_cli(job), indent=2, default=str))
+    run = load_run(cfg.run_dir, cfg.checkpoint)
+    return evaluate_run(run, cfg.split, cfg.decode, out_dir, cfg.plot_attention)
 
 
 if __name__ == "__main__":

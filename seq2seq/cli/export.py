@@ -1,4 +1,5 @@
-"""`seq2seq-export run_dir=DIR [output=DIR/export]`: a strings-in/strings-out SavedModel."""
+"""`seq2seq-export run_dir=DIR [output=DIR/export] [decode=beam5]`: a strings-in/strings-out
+SavedModel. The config is checked against `ExportRunConfig` before TensorFlow is imported."""
 
 from pathlib import Path
 
@@ -6,23 +7,24 @@ import hydra
 from omegaconf import DictConfig
 
 from seq2seq.cli.common import CONF_DIR, run_cli
+from seq2seq.config import ExportRunConfig, validate
+from seq2seq.errors import RunDirError
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="export")
 def main(cfg: DictConfig) -> None:
-    from seq2seq.config import DecodeConfig, validate
-    from seq2seq.errors import RunDirError
+    print(run_cli(lambda: export(validate(cfg, ExportRunConfig))))
+
+
+def export(cfg: ExportRunConfig) -> Path:
+    """Write the SavedModel to `cfg.output`, which must not exist yet; return its path."""
+    out = Path(cfg.output)
+    if out.exists():
+        raise RunDirError(f"{out} exists; remove it or choose output=OTHER_DIR")
     from seq2seq.inference.export import export_run
     from seq2seq.runs.load import load_run
 
-    def job():
-        decode = validate(cfg.decode, DecodeConfig)
-        out = Path(cfg.output)
-        if out.exists():
-            raise RunDirError(f"{out} exists; remove it or choose output=OTHER_DIR")
-        print(export_run(load_run(cfg.run_dir, cfg.checkpoint), decode, out))
-
-    run_cli(job)
+    return export_run(load_run(cfg.run_dir, cfg.checkpoint), cfg.decode, out)
 
 
 if __name__ == "__main__":

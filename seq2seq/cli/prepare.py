@@ -3,6 +3,8 @@
     seq2seq-prepare                                  # CMUdict G2P defaults
     seq2seq-prepare data=parallel_text data.train.source=a.de data.train.target=a.en \
         tokenizer=unigram8k hydra.run.dir=/tmp/prep
+
+The config is checked against `PrepareRunConfig` before TensorFlow is imported.
 """
 
 import time
@@ -18,13 +20,20 @@ from seq2seq.config import PrepareRunConfig, validate
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="prepare")
 def main(cfg: DictConfig) -> None:
     """Prepare, then print the statistics table and the time taken."""
-    from seq2seq.data.stats import format_table
     from seq2seq.runs import RunDir
-    from seq2seq.training.prepare import prepare
 
     start = time.monotonic()
     run = RunDir(HydraConfig.get().runtime.output_dir)
-    stats = run_cli(lambda: prepare(validate(cfg, PrepareRunConfig), run.path))
+
+    def job() -> dict:
+        typed = validate(cfg, PrepareRunConfig)
+        from seq2seq.training.prepare import prepare
+
+        return prepare(typed, run.path)
+
+    stats = run_cli(job)
+    from seq2seq.data.stats import format_table
+
     print(format_table(stats))
     print(f"wrote {run.stats} and {run.tokenizer} in {time.monotonic() - start:.1f} s")
 

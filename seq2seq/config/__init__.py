@@ -5,7 +5,6 @@ Unknown keys and wrong types are reported with their full dotted key; cross-fiel
 each schema's `__post_init__` and raise `ConfigError`.
 """
 
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
@@ -21,6 +20,14 @@ from seq2seq.config.train import (
     ScheduleConfig,
     TrainConfig,
 )
+from seq2seq.config.verbs import (
+    SCHEMAS,
+    EvaluateRunConfig,
+    ExportRunConfig,
+    PrepareRunConfig,
+    TrainRunConfig,
+    TranslateRunConfig,
+)
 from seq2seq.errors import ConfigError
 
 __all__ = [
@@ -35,43 +42,14 @@ __all__ = [
     "PathsConfig",
     "ScheduleConfig",
     "TrainConfig",
+    "SCHEMAS",
+    "EvaluateRunConfig",
+    "ExportRunConfig",
     "PrepareRunConfig",
     "TrainRunConfig",
+    "TranslateRunConfig",
     "validate",
 ]
-
-
-@dataclass
-class PrepareRunConfig:
-    """`seq2seq-prepare`: corpora -> tokenizers + stats.json in the run directory."""
-
-    data: DataConfig = field(default_factory=DataConfig)
-    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
-    paths: PathsConfig = field(default_factory=PathsConfig)
-    task_name: str = "prepare"
-    seed: int = 1234
-
-
-@dataclass
-class TrainRunConfig:
-    """`seq2seq-train`: everything `fit(cfg)` reads."""
-
-    data: DataConfig = field(default_factory=DataConfig)
-    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    decode: DecodeConfig = field(default_factory=DecodeConfig)
-    logger: LoggerConfig = field(default_factory=LoggerConfig)
-    paths: PathsConfig = field(default_factory=PathsConfig)
-    task_name: str = "train"
-    # "task" metric family for validation decoding: g2p (WER/PER) | translation (BLEU/chrF/TER)
-    task: str = "g2p"
-    tags: list[str] = field(default_factory=list)
-    optimized_metric: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.task not in ("g2p", "translation"):
-            raise ConfigError(f"task must be g2p or translation, got {self.task!r}")
 
 
 T = TypeVar("T")
@@ -80,17 +58,44 @@ T = TypeVar("T")
 def validate(cfg: DictConfig | dict[str, Any], schema: type[T]) -> T:
     """Check `cfg` against the dataclass `schema` and return the typed object.
 
-    Keys Hydra adds at the top level (`hydra`) are ignored. Raises ConfigError naming the key.
+    Keys Hydra adds at the top level (`hydra`) are ignored. Raises ConfigError naming the key:
+    `config key 'run_dir': missing value; set run_dir=…`, `config key 'x': Key 'x' not in …`.
     """
-    if isinstance(cfg, DictConfig):
-        container = OmegaConf.to_container(cfg, resolve=True)
-    else:
-        container = dict(cfg)
-    container.pop("hydra", None)
     try:
+        container = _resolved(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
+        container.pop("hydra", None)
         merged = OmegaConf.merge(OmegaConf.structured(schema), container)
+        missing = _missing_keys(OmegaConf.to_container(merged))
+        if missing:
+            raise ConfigError(f"config key {missing[0]!r}: missing value; set {missing[0]}=…")
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None)
         msg = str(exc).splitlines()[0]
         raise ConfigError(f"config key {key!r}: {msg}" if key else f"config: {msg}") from None
+
+
+def _resolved(cfg: DictConfig) -> dict[str, Any]:
+    """`cfg` without `hydra` as plain containers, interpolations resolved. A missing value is
+    reported under its own key, not under the key of an interpolation that refers to it."""
+    raw = OmegaConf.to_container(cfg, resolve=False)
+    raw.pop("hydra", None)
+    missing = _missing_keys(raw)
+    if missing:
+        raise ConfigError(f"config key {missing[0]!r}: missing value; set {missing[0]}=…")
+    return {
+        key: OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+        for key, value in cfg.items()
+        if key != "hydra"
+    }
+
+
+def _missing_keys(tree: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose value is `???` in a plain (unresolved) container."""
+    if isinstance(tree, dict):
+        items = tree.items()
+    elif isinstance(tree, list):
+        items = enumerate(tree)
+    else:
+        return [prefix] if tree == "???" else []
+    return [m for k, v in items for m in _missing_keys(v, f"{prefix}.{k}" if prefix else str(k))]

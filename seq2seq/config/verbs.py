@@ -1,0 +1,121 @@
+"""Schemas of the primary configs, one per verb (`conf/<verb>.yaml`): everything an entry point
+reads, validated at startup with `validate(cfg, <Verb>RunConfig)`.
+
+`SCHEMAS` maps each primary config name to its schema; tests check that every `conf/*.yaml`
+has one.
+"""
+
+from dataclasses import dataclass, field
+
+from omegaconf import MISSING
+
+from seq2seq.config.data import SPLITS, DataConfig, TokenizerConfig
+from seq2seq.config.decode import DecodeConfig
+from seq2seq.config.model import ModelConfig
+from seq2seq.config.train import LoggerConfig, PathsConfig, TrainConfig
+from seq2seq.errors import ConfigError
+
+CHECKPOINTS = ("best", "last")
+LONG_INPUT = ("truncate", "reject")
+TASKS = ("g2p", "translation")
+
+
+def check_choice(key: str, value: object, allowed: tuple[str, ...]) -> None:
+    """Raise ConfigError `key must be a, b or c, got 'x'` unless `value` is in `allowed`."""
+    if value not in allowed:
+        names = ", ".join(allowed[:-1]) + " or " + allowed[-1] if len(allowed) > 1 else allowed[0]
+        raise ConfigError(f"{key} must be {names}, got {value!r}")
+
+
+@dataclass
+class PrepareRunConfig:
+    """`seq2seq-prepare`: corpora -> tokenizers + stats.json in the run directory."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    task_name: str = "prepare"
+    seed: int = 1234
+
+
+@dataclass
+class TrainRunConfig:
+    """`seq2seq-train`: everything `fit(cfg)` reads."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    task_name: str = "train"
+    # "task" metric family for validation decoding: g2p (WER/PER) | translation (BLEU/chrF/TER)
+    task: str = "g2p"
+    tags: list[str] = field(default_factory=list)
+    optimized_metric: str | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("task", self.task, TASKS)
+
+
+@dataclass
+class EvaluateRunConfig:
+    """`seq2seq-evaluate`: decode and score one split of a trained run."""
+
+    run_dir: str = MISSING  # a training run directory
+    split: str = "test"  # train | valid | test
+    checkpoint: str = "best"  # best | last
+    # Attention heatmaps of the first N sentences (0 = none).
+    plot_attention: int = 3
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    task_name: str = "evaluate"
+
+    def __post_init__(self) -> None:
+        check_choice("split", self.split, SPLITS)
+        check_choice("checkpoint", self.checkpoint, CHECKPOINTS)
+        if self.plot_attention < 0:
+            raise ConfigError(f"plot_attention must be >= 0, got {self.plot_attention}")
+
+
+@dataclass
+class TranslateRunConfig:
+    """`seq2seq-translate`: raw lines in, hypotheses out."""
+
+    run_dir: str = MISSING
+    input: str | None = None  # a file; None = stdin
+    output: str | None = None  # a file; None = stdout
+    checkpoint: str = "best"
+    # Sources longer than the run's data.max_source_length: truncate (with a warning) | reject.
+    long_input: str = "truncate"
+    # `index ||| hypothesis ||| score` lines (all decode.n_best of them); implied by n_best > 1.
+    scores: bool = False
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    task_name: str = "translate"
+
+    def __post_init__(self) -> None:
+        check_choice("checkpoint", self.checkpoint, CHECKPOINTS)
+        check_choice("long_input", self.long_input, LONG_INPUT)
+
+
+@dataclass
+class ExportRunConfig:
+    """`seq2seq-export`: a strings-in/strings-out SavedModel of a trained run."""
+
+    run_dir: str = MISSING
+    output: str = MISSING  # a new directory (conf/export.yaml: <run_dir>/export)
+    checkpoint: str = "best"
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    task_name: str = "export"
+
+    def __post_init__(self) -> None:
+        check_choice("checkpoint", self.checkpoint, CHECKPOINTS)
+
+
+SCHEMAS: dict[str, type] = {
+    "prepare": PrepareRunConfig,
+    "train": TrainRunConfig,
+    "evaluate": EvaluateRunConfig,
+    "translate": TranslateRunConfig,
+    "export": ExportRunConfig,
+}
