@@ -5,8 +5,12 @@ phoneme per letter, doubled letters collapsed, so targets are often shorter than
 and tokenizers trained on it (char source model, word target model; 8 pieces + 4 specials).
 """
 
+import json
 import random
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -83,18 +87,59 @@ def toy_data_config(toy_files):
     )
 
 
-@pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory):
-    """A tiny model trained 12 steps (deterministic) on a generated corpus.
+class SmokeRun(NamedTuple):
+    cfg: object  # TrainRunConfig
+    run_dir: Path
+    metrics: dict  # metrics.json
+    log: str  # what `seq2seq-train` wrote to stderr
 
-    Returns (cfg, run_dir, metrics)."""
-    from seq2seq.training.loop import fit
-    from tests.train_helpers import tiny_train_config
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Iterator[SmokeRun]:
+    """A tiny model trained 12 steps (train.deterministic=true) on a generated corpus by the
+    real `seq2seq-train` command, in a subprocess: TensorFlow op determinism, which cannot be
+    switched off cleanly, stays in that process instead of changing every later test.
+
+    Read-only: tests that write into a run directory use `smoke_run_copy`. The directory is
+    checked unchanged at the end of the session.
+    """
+    from seq2seq.config import TrainRunConfig, validate
+    from tests.cli_helpers import compose_verb, run_verb
+    from tests.train_helpers import tiny_train_overrides
 
     tmp = tmp_path_factory.mktemp("smoke")
-    cfg = tiny_train_config(tmp, "train.deterministic=true")
+    overrides = tiny_train_overrides(tmp, "train.deterministic=true")
     run_dir = tmp / "run"
-    return cfg, run_dir, fit(cfg, run_dir)
+    proc = run_verb("train", *overrides, f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cfg = validate(compose_verb("train", *overrides), TrainRunConfig)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    before = _snapshot(run_dir)
+    yield SmokeRun(cfg, run_dir, metrics, proc.stderr)
+    after = _snapshot(run_dir)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, (
+        f"a test wrote into the shared smoke run ({changed[:5]}); use smoke_run_copy"
+    )
+
+
+@pytest.fixture
+def smoke_run_copy(smoke_run, tmp_path) -> Path:
+    """A private copy of the smoke run directory (tmp_path/"run") for tests that write."""
+    copy = tmp_path / "run"
+    shutil.copytree(smoke_run.run_dir, copy, symlinks=True)
+    return copy
+
+
+def _snapshot(directory: Path) -> dict[str, tuple[int, int]]:
+    """{relative path: (size, mtime_ns)} of everything under `directory`."""
+    return {
+        str(p.relative_to(directory)): (
+            p.stat().st_size if p.is_file() else -1,
+            p.stat().st_mtime_ns,
+        )
+        for p in directory.rglob("*")
+    }
 
 
 # Property-based tests: random examples locally, a fixed (derandomized) set on CI so that a

@@ -1,17 +1,28 @@
-"""Training: end to end on a tiny corpus, exact resume, padding-free logged loss, bad input."""
+"""Training: end to end on a tiny corpus, exact resume, stop conditions, the plateau schedule
+across a resume, checkpoint pruning, padding-free logged loss, bad input.
+
+The smoke run (conftest) is read-only here; tests that need op determinism run in a subprocess
+so that it does not leak into later tests.
+"""
 
 import json
 import math
+import time
+from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import seq2seq.training.loop as loop_module
+import seq2seq.training.trainer as trainer_module
 from seq2seq.errors import ConfigError, RunDirError
 from seq2seq.training.loop import fit
-from seq2seq.training.trainer import Trainer
-from tests.train_helpers import tiny_train_config
+from seq2seq.training.schedules import PlateauTracker
+from tests.cli_helpers import run_python
+from tests.train_helpers import tiny_train_config, train_losses
 
 EXPECTED_TAGS = {
     "train/loss",
@@ -29,17 +40,24 @@ EXPECTED_TAGS = {
 }
 
 
-def _train_losses(run_dir):
+def _records(run_dir, key):
+    """{step: value} of `key` in the run's metrics.jsonl."""
     out = {}
     for line in (run_dir / "metrics.jsonl").read_text().splitlines():
         record = json.loads(line)
-        if "train/loss" in record:
-            out[record["step"]] = record["train/loss"]
+        if key in record:
+            out[record["step"]] = record[key]
     return out
 
 
+@pytest.fixture
+def no_final_evaluation(monkeypatch):
+    """Skip fit()'s decoding of the whole valid and test splits (tests of the loop only)."""
+    monkeypatch.setattr(loop_module, "final_evaluation", lambda trainer: {})
+
+
 def test_run_directory_contents(smoke_run):
-    cfg, run_dir, metrics = smoke_run
+    run_dir = smoke_run.run_dir
     for name in (
         "run_config.yaml",
         "git.txt",
@@ -58,8 +76,7 @@ def test_run_directory_contents(smoke_run):
 
 
 def test_tensorboard_tags(smoke_run):
-    _, run_dir, _ = smoke_run
-    acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"tensors": 0})
+    acc = EventAccumulator(str(smoke_run.run_dir / "tensorboard"), size_guidance={"tensors": 0})
     acc.Reload()
     tags = set(acc.Tags()["tensors"])
     assert EXPECTED_TAGS <= tags, EXPECTED_TAGS - tags
@@ -67,41 +84,131 @@ def test_tensorboard_tags(smoke_run):
     assert len(losses) == 6 and all(math.isfinite(v) for v in losses)
 
 
-class Killed(Exception):
-    """Stands in for a crash or a kill in the middle of training."""
+@pytest.fixture(scope="module")
+def resumed(smoke_run, tmp_path_factory) -> dict:
+    """The smoke config, deterministic, crashed after step 8, resumed, then trained again
+    from ckpt-6 (`train.resume_from`): see `tests.train_helpers.resume_runs`. In a subprocess,
+    because train.deterministic=true switches on op determinism for the whole process."""
+    tmp = tmp_path_factory.mktemp("resume")
+    proc = run_python(
+        "import sys; from tests.train_helpers import resume_runs; resume_runs(*sys.argv[1:])",
+        str(tmp),
+        str(tmp / "run"),
+        "train.deterministic=true",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.splitlines()[-1])
+    for part in ("resumed", "resumed_from"):
+        out[part]["losses"] = {int(k): v for k, v in out[part]["losses"].items()}
+    return out
 
 
-def test_resume_reproduces_uninterrupted_losses(smoke_run, tmp_path, monkeypatch):
-    cfg, full_dir, _ = smoke_run
-    full = _train_losses(full_dir)
-    run_dir = tmp_path / "interrupted"
-    original = Trainer._one_step
-
-    def crash_at_step_9(self, interval):
-        if int(self.step.numpy()) == 8:  # after the step-6 checkpoint and the step-8 log line
-            raise Killed()
-        original(self, interval)
-
-    monkeypatch.setattr(Trainer, "_one_step", crash_at_step_9)
-    with pytest.raises(Killed):
-        fit(cfg, run_dir)
-    assert 8 in _train_losses(run_dir)
-    monkeypatch.setattr(Trainer, "_one_step", original)
-    fit(cfg, run_dir)
-    resumed = _train_losses(run_dir)
-    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    assert sum('"train/loss"' in line for line in lines) == len(full)  # no step logged twice
-    assert sorted(resumed) == sorted(full)
+def test_resume_reproduces_uninterrupted_losses(smoke_run, resumed):
+    full, resumed_losses = train_losses(smoke_run.run_dir), resumed["resumed"]["losses"]
+    assert resumed["before_crash"] == [2, 4, 6, 8]
+    assert resumed["resumed"]["metrics"]["resumed_from_step"] == 6  # the newest checkpoint
+    assert sorted(resumed_losses) == sorted(full) == [2, 4, 6, 8, 10, 12]
+    assert resumed["resumed"]["loss_records"] == 6  # step 8 was not logged twice
     np.testing.assert_allclose(
-        [resumed[s] for s in sorted(full)], [full[s] for s in sorted(full)], rtol=0, atol=1e-6
+        [resumed_losses[s] for s in sorted(full)], [full[s] for s in sorted(full)], atol=1e-6
     )
 
 
-def test_resume_with_a_different_model_is_refused(smoke_run):
-    _, run_dir, _ = smoke_run
-    cfg = tiny_train_config(run_dir.parent, "model.decoder_units=24")
-    with pytest.raises(RunDirError, match="model.decoder_units"):
-        fit(cfg, run_dir)
+def test_resume_from_an_earlier_checkpoint(smoke_run, resumed):
+    # The run had finished (newest checkpoint ckpt-12); train.resume_from=.../ckpt-6 goes back.
+    metrics, losses = resumed["resumed_from"]["metrics"], resumed["resumed_from"]["losses"]
+    assert metrics["resumed_from_step"] == 6 and metrics["steps"] == 12
+    full = train_losses(smoke_run.run_dir)
+    assert sorted(losses) == sorted(full)
+    assert resumed["resumed_from"]["loss_records"] == 6  # steps 8-12 replaced, not logged twice
+    np.testing.assert_allclose(
+        [losses[s] for s in sorted(full)], [full[s] for s in sorted(full)], atol=1e-6
+    )
+
+
+def test_resume_with_a_different_model_is_refused(smoke_run, smoke_run_copy):
+    cfg = smoke_run.cfg
+    cfg = replace(cfg, model=replace(cfg.model, decoder_units=24))
+    with pytest.raises(RunDirError, match="model.decoder_units: 16 there, 24 now"):
+        fit(cfg, smoke_run_copy)
+
+
+def test_stops_after_max_epochs(tmp_path, no_final_evaluation):
+    cfg = tiny_train_config(
+        tmp_path,
+        "train.max_steps=1000",
+        "train.max_epochs=1",
+        "train.log_every=1",
+        "train.validate_every=1000",
+        "train.val_decode_examples=-1",
+    )
+    metrics = fit(cfg, tmp_path / "run")
+    epochs = _records(tmp_path / "run", "train/epoch")
+    last = metrics["steps"]
+    assert metrics["stop_reason"] == "max_epochs" and 1 < last < 1000
+    assert epochs[last - 1] < 1.0 <= epochs[last]  # stopped at the first step past one epoch
+
+
+def test_stops_after_max_minutes(tmp_path, monkeypatch, no_final_evaluation):
+    # A clock that advances 25 s per training step: the 60 s budget ends after step 3.
+    offset = [0.0]
+    monkeypatch.setattr(
+        trainer_module,
+        "time",
+        SimpleNamespace(time=lambda: time.time() + offset[0], perf_counter=time.perf_counter),
+    )
+    one_step = trainer_module.Trainer._one_step
+
+    def slow_step(self, interval):
+        one_step(self, interval)
+        offset[0] += 25.0
+
+    monkeypatch.setattr(trainer_module.Trainer, "_one_step", slow_step)
+    cfg = tiny_train_config(
+        tmp_path, "train.max_steps=1000", "train.max_minutes=1", "train.val_decode_examples=-1"
+    )
+    metrics = fit(cfg, tmp_path / "run")
+    assert metrics["stop_reason"] == "max_minutes" and metrics["steps"] == 3
+
+
+def test_resume_restores_plateau_schedule_and_prunes_checkpoints(tmp_path, no_final_evaluation):
+    # monitor_mode=max on the falling val/loss: validations rarely "improve", so the plateau
+    # schedule halves the rate; the resumed run must go on from the halved rate.
+    settings = [
+        "train.schedule.name=plateau",
+        "train.schedule.factor=0.5",
+        "train.schedule.patience=1",
+        "train.monitor=val/loss",
+        "train.monitor_mode=max",
+        "train.log_every=1",
+        "train.validate_every=1",
+        "train.val_decode_examples=-1",
+        "train.keep_checkpoints=2",
+    ]
+    run_dir = tmp_path / "run"
+    first = tiny_train_config(tmp_path, "train.max_steps=4", *settings)
+    fit(first, run_dir)
+    assert _checkpoint_steps(run_dir) == [3, 4]
+    # The rate logged at step k was set before step k: scaled by validations 1 .. k-1.
+    scales, tracker = [], PlateauTracker(0.5, 1, "max")
+    for _, value in sorted(_records(run_dir, "val/loss").items()):  # steps 1-4
+        tracker.update(value)
+        scales.append(tracker.scale)
+    assert scales[-1] < 1.0, "no plateau in the first run: the test would prove nothing"
+
+    metrics = fit(tiny_train_config(tmp_path, "train.max_steps=6", *settings), run_dir)
+    assert metrics["resumed_from_step"] == 4
+    rates = _records(run_dir, "train/learning_rate")
+    peak = first.train.optimizer.learning_rate
+    assert rates[4] == pytest.approx(peak * scales[2])  # before the resume
+    assert rates[5] == pytest.approx(peak * scales[3])  # restored, not reset to the peak
+    assert _checkpoint_steps(run_dir) == [5, 6]  # pruning continues across the resume
+
+
+def _checkpoint_steps(run_dir) -> list[int]:
+    """Steps of the training-state checkpoints on disk in checkpoints/last."""
+    files = (run_dir / "checkpoints" / "last").glob("ckpt-*.index")
+    return sorted(int(p.name.split(".")[0].split("-")[1]) for p in files)
 
 
 def test_unwritable_run_dir(tmp_path):
