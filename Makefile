@@ -14,11 +14,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+# The fused GRU kernel (model.rnn=fused), compiled against the installed TensorFlow. If no
+# compiler works, build.py says so and the layer uses plain TensorFlow ops (slower, same numbers).
+KERNEL := seq2seq/layers/kernels/_gru_sequence.so
+$(KERNEL): seq2seq/layers/kernels/gru_sequence.cc seq2seq/layers/kernels/build.py $(STAMP)
+	$(BIN)/python -m seq2seq.layers.kernels.build
+
+install: $(STAMP) $(KERNEL)
 
 ## Run the default experiment (G2P on CMUdict, ~10 min on 2 CPU cores).
 ## Extra Hydra overrides: make train ARGS="train.max_steps=100"
-train: $(STAMP)
+train: $(STAMP) $(KERNEL)
 	$(BIN)/seq2seq-train experiment=g2p_cmudict $(ARGS)
 
 ## Only build tokenizers and padding statistics for the default data.
@@ -26,11 +32,11 @@ prepare: $(STAMP)
 	$(BIN)/seq2seq-prepare $(ARGS)
 
 ## The default (fast) test suite, after lint; this is what CI runs.
-test: lint
+test: lint $(KERNEL)
 	$(BIN)/python -m pytest -m "not slow" -q $(ARGS)
 
 ## The slow tests (end-to-end experiments, sweeps).
-test-slow: $(STAMP)
+test-slow: $(STAMP) $(KERNEL)
 	$(BIN)/python -m pytest -m slow -q $(ARGS)
 
 clean-logs:

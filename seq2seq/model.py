@@ -60,6 +60,7 @@ class Seq2Seq(keras.Model):
         bridge="dense",
         tie_embeddings=False,
         dropout=0.1,
+        rnn="keras",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -80,6 +81,7 @@ class Seq2Seq(keras.Model):
             "bridge": bridge,
             "tie_embeddings": tie_embeddings,
             "dropout": dropout,
+            "rnn": rnn,
         }
         self.encoder = MaskedGRUEncoder(
             source_vocab_size,
@@ -89,6 +91,7 @@ class Seq2Seq(keras.Model):
             bidirectional=bidirectional,
             merge_mode=bidirectional_merge,
             dropout=dropout,
+            rnn=rnn,
             name="encoder",
         )
         self.bridge = Bridge(bridge, decoder_layers, decoder_units, name="bridge")
@@ -108,7 +111,11 @@ class Seq2Seq(keras.Model):
             if hp["input_feeding"]:
                 raise ValueError("input_feeding needs decoder='bahdanau'")
             return LuongDecoder(
-                target_vocab_size, hp["embedding_dim"], hp["decoder_units"], **common
+                target_vocab_size,
+                hp["embedding_dim"],
+                hp["decoder_units"],
+                rnn=hp["rnn"],
+                **common,
             )
         if hp["decoder"] == "bahdanau":
             return BahdanauDecoder(

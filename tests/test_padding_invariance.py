@@ -2,7 +2,8 @@
 gradients it induces are the same (<= 1e-5) alone, with extra padding, or batched with longer
 and shorter sequences; for both decoders, all attention types, uni- and bidirectional
 encoders, with random weights and biases. The naive "zero the inputs, run an unmasked GRU"
-recipe fails the same check."""
+recipe fails the same check. Every Luong configuration runs with both GRU implementations
+(`model.rnn=keras|fused`)."""
 
 import numpy as np
 import pytest
@@ -52,6 +53,11 @@ CONFIGS = {
         decoder_layers=2,
         input_feeding=True,
     ),
+}
+# model.rnn=fused (seq2seq.layers.masked_gru) for every configuration that runs GRU layers
+# (the Bahdanau decoder steps GRU cells; its encoder is covered by these).
+CONFIGS |= {
+    f"{name}-fused": dict(cfg, rnn="fused") for name, cfg in CONFIGS.items() if "luong" in name
 }
 _PROBES = {}
 

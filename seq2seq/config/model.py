@@ -29,6 +29,10 @@ class ModelConfig:
     bridge: str = "dense"
     tie_embeddings: bool = False  # output projection = target embedding^T (projected if needed)
     dropout: float = 0.1  # on embeddings, between GRU layers and before the output layer
+    # GRU implementation of the encoder and the Luong decoder (same weights, checkpoints load
+    # either way): keras (keras.layers.GRU; cuDNN on a GPU) | fused (input projections of all
+    # steps in one matmul, hand-written backward pass; faster on the CPU).
+    rnn: str = "keras"
 
     @property
     def memory_units(self) -> int:
@@ -48,6 +52,7 @@ class ModelConfig:
             "attention": ("dot", "general", "additive"),
             "bridge": ("copy", "dense", "zero"),
             "bidirectional_merge": ("concat", "sum"),
+            "rnn": ("keras", "fused"),
         }
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:

@@ -13,6 +13,7 @@ from seq2seq.layers.bridge import BRIDGE_TYPES, Bridge
 from seq2seq.layers.decoder_base import DecoderBase
 from seq2seq.layers.encoder import MaskedGRUEncoder
 from seq2seq.layers.luong_decoder import LuongDecoder
+from seq2seq.layers.masked_gru import MaskedBiGRU, MaskedGRU
 
 __all__ = [
     "ATTENTION_TYPES",
@@ -24,6 +25,8 @@ __all__ = [
     "DecoderBase",
     "LuongAttention",
     "LuongDecoder",
+    "MaskedBiGRU",
+    "MaskedGRU",
     "MaskedGRUEncoder",
     "make_attention",
     "masked_softmax",

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from seq2seq.layers.masked_gru import MaskedBiGRU, MaskedGRU
+
 
 @keras.saving.register_keras_serializable(package="seq2seq")
 class MaskedGRUEncoder(keras.layers.Layer):
@@ -22,6 +24,8 @@ class MaskedGRUEncoder(keras.layers.Layer):
         merge_mode: "concat" (outputs 2H) or "sum" (outputs H) of the two directions; final
             states are merged the same way.
         dropout: dropout rate on the embeddings and between layers.
+        rnn: "keras" (keras.layers.GRU, cuDNN on a GPU) or "fused" (`MaskedGRU`, faster on
+            the CPU); same weights, so checkpoints load either way.
 
     Call args:
         source_ids: int (B, S).
@@ -44,9 +48,12 @@ class MaskedGRUEncoder(keras.layers.Layer):
         bidirectional=False,
         merge_mode="concat",
         dropout=0.0,
+        rnn="keras",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if rnn not in ("keras", "fused"):
+            raise ValueError(f"rnn must be keras or fused, got {rnn!r}")
         if merge_mode not in ("concat", "sum"):
             raise ValueError(f"merge_mode must be concat or sum, got {merge_mode!r}")
         self.vocab_size = vocab_size
@@ -56,6 +63,7 @@ class MaskedGRUEncoder(keras.layers.Layer):
         self.bidirectional = bidirectional
         self.merge_mode = merge_mode
         self.dropout = dropout
+        self.rnn = rnn
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
         # One attribute per layer, not a list: tf.train.Checkpoint does not see layers held in
         # Keras-tracked lists, it would silently skip their weights.
@@ -75,6 +83,10 @@ class MaskedGRUEncoder(keras.layers.Layer):
         return self.units * (2 if both else 1)
 
     def _make_rnn(self, index):
+        if self.rnn == "fused" and self.bidirectional:
+            return MaskedBiGRU(self.units, self.merge_mode, name=f"bigru_{index}")
+        if self.rnn == "fused":
+            return MaskedGRU(self.units, name=f"gru_{index}")
         gru = keras.layers.GRU(
             self.units, return_sequences=True, return_state=True, name=f"gru_{index}"
         )
@@ -105,10 +117,15 @@ class MaskedGRUEncoder(keras.layers.Layer):
 
     def _run_rnn(self, rnn, x, mask, training):
         """One (bi)GRU layer with an explicit mask -> outputs (B, S, H_mem), state (B, H_mem)."""
+        fused = self.rnn == "fused"
         if not self.bidirectional:
-            outputs, state = rnn(x, mask=mask, training=training)
-            return outputs, state
-        outputs, forward, backward = rnn(x, mask=mask, training=training)
+            return (
+                rnn(x, mask, training=training) if fused else rnn(x, mask=mask, training=training)
+            )
+        if fused:
+            outputs, forward, backward = rnn(x, mask, training=training)
+        else:
+            outputs, forward, backward = rnn(x, mask=mask, training=training)
         if self.merge_mode == "concat":
             return outputs, ops.concatenate([forward, backward], axis=-1)
         return outputs, forward + backward
@@ -124,6 +141,7 @@ class MaskedGRUEncoder(keras.layers.Layer):
                 "bidirectional": self.bidirectional,
                 "merge_mode": self.merge_mode,
                 "dropout": self.dropout,
+                "rnn": self.rnn,
             }
         )
         return config

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from seq2seq.layers.decoder_base import DecoderBase
+from seq2seq.layers.masked_gru import MaskedGRU
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -14,7 +15,9 @@ class LuongDecoder(DecoderBase):
     target (masked, cuDNN-eligible), then attention of all T hidden states over the memory in
     one batched op, then h~ = tanh(W [c; h]) and the output projection.
 
-    Args: see `DecoderBase`.
+    Args: see `DecoderBase`, plus
+        rnn: "keras" (keras.layers.GRU, cuDNN on a GPU) or "fused" (`MaskedGRU`, faster on the
+            CPU); both keep the weights in `gru_<i>.cell`, which `step` uses.
 
     State: tuple of L tensors (B, H), one per GRU layer.
 
@@ -30,13 +33,19 @@ class LuongDecoder(DecoderBase):
         logits (B, T, V) (garbage at padded steps: mask them), attention weights (B, T, S).
     """
 
-    def __init__(self, vocab_size, embedding_dim, units, **kwargs):
+    def __init__(self, vocab_size, embedding_dim, units, rnn="keras", **kwargs):
         super().__init__(vocab_size, embedding_dim, units, **kwargs)
+        if rnn not in ("keras", "fused"):
+            raise ValueError(f"rnn must be keras or fused, got {rnn!r}")
+        self.rnn = rnn
         # One attribute per layer, not a list: tf.train.Checkpoint skips Keras-tracked lists.
         for index in range(self.num_layers):
-            gru = keras.layers.GRU(
-                units, return_sequences=True, return_state=True, name=f"gru_{index}"
-            )
+            if rnn == "fused":
+                gru = MaskedGRU(units, name=f"gru_{index}")
+            else:
+                gru = keras.layers.GRU(
+                    units, return_sequences=True, return_state=True, name=f"gru_{index}"
+                )
             setattr(self, f"gru_{index}", gru)
 
     @property
@@ -69,7 +78,10 @@ class LuongDecoder(DecoderBase):
         for index, gru in enumerate(self.grus):
             if index > 0:
                 x = self.dropout_layer(x, training=training)
-            x, _ = gru(x, initial_state=[initial_state[index]], mask=mask, training=training)
+            if self.rnn == "fused":
+                x, _ = gru(x, mask, initial_state=initial_state[index], training=training)
+            else:
+                x, _ = gru(x, initial_state=[initial_state[index]], mask=mask, training=training)
         # x: (B, T, H) top-layer states
         # context (B, T, H_mem), weights (B, T, S): all steps in one batched op
         context, weights = self.attention(x, memory, memory_padding_mask)
@@ -89,3 +101,8 @@ class LuongDecoder(DecoderBase):
         context, weights = self.attention(x, memory, memory_padding_mask)  # (B, H_mem), (B, S)
         h_tilde = self.attentional_vector(context, x)  # (B, H)
         return self.output_logits(h_tilde, training=training), tuple(new_state), weights
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rnn": self.rnn})
+        return config

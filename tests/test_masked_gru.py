@@ -1,0 +1,148 @@
+"""`model.rnn=fused` (`seq2seq.layers.masked_gru`): the same outputs, final states and gradients
+as `keras.layers.GRU(reset_after=True)` on random padded batches (<= 1e-5, property-based),
+in both implementations (the C++ kernel and the plain TensorFlow fallback), uni- and
+bidirectional; checkpoints load across `rnn=keras` / `rnn=fused`; `make` builds the kernel."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from model_helpers import Sequence, make_batch, random_model, tiny_config
+
+import seq2seq.layers.masked_gru as masked_gru
+from seq2seq.layers.kernels.build import LIBRARY
+from seq2seq.layers.masked_gru import MaskedBiGRU, MaskedGRU
+
+TOLERANCE = 1e-5
+IMPLEMENTATIONS = ["tensorflow"] + (["kernel"] if masked_gru.KERNELS is not None else [])
+PROPERTY = settings(
+    max_examples=15,
+    deadline=None,
+    # `implementation` only sets a module switch; it is the same for every example.
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def implementation(request, monkeypatch):
+    monkeypatch.setattr(masked_gru, "IMPLEMENTATION", request.param)
+    return request.param
+
+
+@st.composite
+def padded_batches(draw):
+    """(inputs (B, T, E), mask (B, T) right-padded with no empty row, seed)."""
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    lengths = draw(st.lists(st.integers(1, 7), min_size=1, max_size=5))
+    steps = max(lengths) + draw(st.integers(0, 2))
+    mask = np.arange(steps)[None, :] < np.array(lengths)[:, None]
+    inputs = rng.normal(size=(len(lengths), steps, 5)).astype("float32")
+    return inputs, mask, seed
+
+
+def _pair(keras_layer, fused_layer, features, seed):
+    """Build both, give them the same random weights (scale 0.5, biases included)."""
+    keras_layer.build((None, None, features))
+    fused_layer.build((None, None, features))
+    rng = np.random.default_rng(seed)
+    for target, source in zip(fused_layer.weights, keras_layer.weights, strict=True):
+        source.assign(rng.uniform(-0.5, 0.5, source.shape).astype("float32"))
+        target.assign(source)
+
+
+def _compare(run_keras, run_fused, variables_keras, variables_fused, inputs, mask):
+    """Max abs difference of real-step outputs, final states and all gradients."""
+    x = tf.constant(inputs)
+    real = tf.constant(mask)[:, :, None]
+    results = []
+    for run, variables in ((run_keras, variables_keras), (run_fused, variables_fused)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            outputs, *states = run(x)
+            outputs = tf.where(real, outputs, 0.0)  # Keras repeats the last output there
+            weights = tf.random.stateless_normal(tf.shape(outputs), seed=[1, 2])
+            loss = tf.reduce_sum(outputs * weights) + sum(tf.reduce_sum(s * s) for s in states)
+        results.append([outputs, *states, *tape.gradient(loss, [x, *variables])])
+    return max(float(np.abs(a - b).max()) for a, b in zip(*results, strict=True))
+
+
+@PROPERTY
+@given(batch=padded_batches())
+def test_unidirectional_matches_keras_gru(implementation, batch):
+    inputs, mask, seed = batch
+    keras_gru = keras.layers.GRU(4, return_sequences=True, return_state=True)
+    fused = MaskedGRU(4)
+    _pair(keras_gru, fused, inputs.shape[-1], seed)
+    initial = tf.constant(np.random.default_rng(seed).normal(size=(len(mask), 4)), tf.float32)
+    error = _compare(
+        lambda x: keras_gru(x, mask=tf.constant(mask), initial_state=[initial]),
+        lambda x: fused(x, tf.constant(mask), initial_state=initial),
+        keras_gru.weights,
+        fused.weights,
+        inputs,
+        mask,
+    )
+    assert error <= TOLERANCE
+
+
+@PROPERTY
+@given(batch=padded_batches(), merge=st.sampled_from(["concat", "sum"]))
+def test_bidirectional_matches_keras_bidirectional(implementation, batch, merge):
+    inputs, mask, seed = batch
+    keras_bi = keras.layers.Bidirectional(
+        keras.layers.GRU(3, return_sequences=True, return_state=True), merge_mode=merge
+    )
+    fused = MaskedBiGRU(3, merge)
+    _pair(keras_bi, fused, inputs.shape[-1], seed)
+    error = _compare(
+        lambda x: keras_bi(x, mask=tf.constant(mask)),
+        lambda x: fused(x, tf.constant(mask)),
+        keras_bi.weights,
+        fused.weights,
+        inputs,
+        mask,
+    )
+    assert error <= TOLERANCE
+
+
+def test_padded_steps_output_zero_and_hold_the_state(implementation):
+    fused = MaskedGRU(3)
+    fused.build((None, None, 2))
+    x = tf.random.stateless_normal([2, 4, 2], seed=[3, 4])
+    mask = tf.constant([[True, True, False, False], [True, True, True, True]])
+    outputs, state = fused(x, mask)
+    np.testing.assert_array_equal(outputs[0, 2:].numpy(), 0.0)
+    np.testing.assert_allclose(state[0].numpy(), outputs[0, 1].numpy(), atol=1e-7)
+    np.testing.assert_allclose(state[1].numpy(), outputs[1, 3].numpy(), atol=1e-7)
+    assert np.abs(outputs[1, 3].numpy()).max() > 0  # a real step has a real output
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_checkpoints_load_across_rnn_implementations(tmp_path, bidirectional):
+    """Same variables under the same checkpoint keys: a keras-trained model restores into a
+    fused one (and back) and gives the same logits."""
+    cfg = dict(bidirectional=bidirectional, encoder_layers=2, decoder_layers=2)
+    keras_model = random_model(tiny_config(**cfg, rnn="keras"), seed=5)
+    path = tf.train.Checkpoint(model=keras_model).write(str(tmp_path / "ckpt"))
+    fused_model = random_model(tiny_config(**cfg, rnn="fused"), seed=6)
+    rng = np.random.default_rng(0)
+    x, _ = make_batch([Sequence.random(rng, s, t) for s, t in ((5, 4), (2, 6), (1, 1))], 1)
+    real = x["target_padding_mask"]  # logits at padded steps are unspecified
+
+    def logits(model):
+        return model(x).numpy()[real]
+
+    assert np.abs(logits(fused_model) - logits(keras_model)).max() > 1e-3  # differ at first
+    tf.train.Checkpoint(model=fused_model).read(path).assert_consumed()
+    np.testing.assert_allclose(logits(fused_model), logits(keras_model), atol=1e-5)
+
+
+def test_make_builds_the_kernel_and_the_layer_uses_it():
+    """`make` (install, train, test) builds the kernel; a missing library only costs speed."""
+    if not LIBRARY.exists():
+        pytest.skip(f"{LIBRARY.name} not built (no compiler?): the TensorFlow fallback is used")
+    assert masked_gru.KERNELS is not None
+    assert masked_gru.IMPLEMENTATION == "kernel"
