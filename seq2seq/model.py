@@ -29,7 +29,9 @@ class Seq2Seq(keras.Model):
 
     Search interface (greedy/beam search):
         encode(source_ids, source_padding_mask, training=False) -> (memory, state)
-            memory: (B, S, H_mem), zero at padded positions.
+            memory: `Memory(values, keys)`: values (B, S, H_mem), zero at padded positions,
+               and the attention keys (B, S, K), computed once here and not per step; a nest
+               with batch first (tile/gather it with tf.nest.map_structure).
             state: flat tuple of tensors, each with leading batch dim B (tile/gather it with
                tf.nest.map_structure): (h_layer1, ..., h_layerL) each (B, H_dec), plus the
                previous attentional vector (B, H_dec) last for bahdanau + input_feeding.
@@ -138,13 +140,18 @@ class Seq2Seq(keras.Model):
         self.built = True
 
     def encode(self, source_ids, source_padding_mask, training=False):
-        """int32 (B, S), bool (B, S) -> memory (B, S, H_mem), initial decoder state."""
-        memory, encoder_states = self.encoder(source_ids, source_padding_mask, training=training)
-        state = self.decoder.initial_state(self.bridge(encoder_states))
-        return memory, tuple(state)
+        """int32 (B, S), bool (B, S) -> `Memory` (values (B, S, H_mem) and attention keys),
+        initial decoder state."""
+        values, state = self._encode_values(source_ids, source_padding_mask, training)
+        return self.decoder.memory(values), state
+
+    def _encode_values(self, source_ids, source_padding_mask, training):
+        """-> encoder outputs (B, S, H_mem), initial decoder state."""
+        values, encoder_states = self.encoder(source_ids, source_padding_mask, training=training)
+        return values, tuple(self.decoder.initial_state(self.bridge(encoder_states)))
 
     def decode_step(self, prev_ids, state, memory, memory_padding_mask, training=False):
-        """int32 (B,), state, (B, S, H_mem), bool (B, S) -> logits (B, V), new state, (B, S)."""
+        """int32 (B,), state, Memory, bool (B, S) -> logits (B, V), new state, (B, S)."""
         logits, new_state, attention = self.decoder.step(
             prev_ids, tuple(state), memory, memory_padding_mask, training=training
         )
@@ -152,12 +159,12 @@ class Seq2Seq(keras.Model):
 
     def teacher_force(self, x, training=False):
         """Batch dict -> logits (B, T, V_tgt), attention weights (B, T, S)."""
-        memory, state = self.encode(x["source_ids"], x["source_padding_mask"], training=training)
+        values, state = self._encode_values(x["source_ids"], x["source_padding_mask"], training)
         return self.decoder(
             x["target_in_ids"],
             x["target_padding_mask"],
             state,
-            memory,
+            values,
             x["source_padding_mask"],
             training=training,
         )

@@ -21,6 +21,7 @@ from model_helpers import (
 from omegaconf import OmegaConf
 
 from seq2seq.config import ModelConfig, validate
+from seq2seq.layers.attention_base import Memory
 from seq2seq.model import Seq2Seq, build_model
 from seq2seq.training.losses import masked_cross_entropy_mean
 
@@ -122,7 +123,10 @@ def compiled_search_functions(model):
         input_signature=[
             tf.TensorSpec((None,), tf.int32),
             state_spec,
-            tf.TensorSpec((None, None, model.encoder.output_units), tf.float32),
+            Memory(  # values, attention keys
+                tf.TensorSpec((None, None, model.encoder.output_units), tf.float32),
+                tf.TensorSpec((None, None, None), tf.float32),
+            ),
             tf.TensorSpec((None, None), tf.bool),
         ],
     )
@@ -152,7 +156,10 @@ def test_state_is_a_flat_tuple_that_beam_search_can_tile():
     prev = x["target_in_ids"][:, 0]
     logits, new_state, _ = model.decode_step(prev, state, memory, x["source_padding_mask"])
     tiled_logits, tiled_state, _ = model.decode_step(
-        tile(prev), tf.nest.map_structure(tile, state), tile(memory), tile(x["source_padding_mask"])
+        tile(prev),
+        tf.nest.map_structure(tile, state),
+        tf.nest.map_structure(tile, memory),
+        tile(x["source_padding_mask"]),
     )
     np.testing.assert_allclose(tiled_logits.numpy(), tile(logits).numpy(), atol=1e-6)
     assert tf.nest.map_structure(lambda s: s.shape[0], tiled_state) == (6, 6, 6)

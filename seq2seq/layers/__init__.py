@@ -8,6 +8,7 @@ from seq2seq.layers.attention import (
     make_attention,
     masked_softmax,
 )
+from seq2seq.layers.attention_base import Memory
 from seq2seq.layers.bahdanau_decoder import BahdanauDecoder
 from seq2seq.layers.bridge import BRIDGE_TYPES, Bridge
 from seq2seq.layers.decoder_base import DecoderBase
@@ -26,6 +27,7 @@ __all__ = [
     "LuongAttention",
     "LuongDecoder",
     "MaskedBiGRU",
+    "Memory",
     "MaskedGRU",
     "MaskedGRUEncoder",
     "make_attention",

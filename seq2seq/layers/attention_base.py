@@ -1,7 +1,21 @@
 """Shared masking, softmax and context computation of the attention layers."""
 
+from typing import NamedTuple
+
 import keras
 from keras import ops
+
+
+class Memory(NamedTuple):
+    """What decoding steps attend to, computed once per source by `Seq2Seq.encode`.
+
+    A nest of tensors with batch first, so search code tiles or gathers it with
+    `tf.nest.map_structure`.
+    """
+
+    values: object  # (B, S, H_mem) encoder outputs, 0 at padded positions
+    keys: object  # (B, S, K) `AttentionBase.project_memory(values)`
+
 
 # Score given to padded memory positions before the softmax: exp(-1e9 - max) underflows to an
 # exact 0 in float32; the weights are also zeroed explicitly after the softmax.

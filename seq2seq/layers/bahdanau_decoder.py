@@ -140,14 +140,13 @@ class BahdanauDecoder(DecoderBase):
         """One step: prev_ids int (B,), state (see class doc) -> logits (B, V), new state,
         attention (B, S)."""
         embedded = self.dropout_layer(self.embedding(prev_ids), training=training)  # (B, E)
-        keys = self.attention.project_memory(memory)  # (B, S, K)
         feed = state[self.num_layers] if self.input_feeding else None
         new_states, h_tilde, weights = self._recur(
             tuple(state[: self.num_layers]),
             feed,
             embedded,
-            keys,
-            memory,
+            memory.keys,
+            memory.values,
             memory_padding_mask,
             (),
             training,

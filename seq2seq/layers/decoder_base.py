@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 from seq2seq.layers.attention import make_attention
+from seq2seq.layers.attention_base import Memory
 
 
 class DecoderBase(keras.layers.Layer):
@@ -26,8 +27,9 @@ class DecoderBase(keras.layers.Layer):
         call(target_in_ids (B, T), target_padding_mask (B, T), initial_state, memory
              (B, S, H_mem), memory_padding_mask (B, S), training) -> logits (B, T, V),
              attention (B, T, S)
-        step(prev_ids (B,), state, memory, memory_padding_mask, training)
-             -> logits (B, V), new_state, attention (B, S)
+        step(prev_ids (B,), state, memory: Memory, memory_padding_mask, training)
+             -> logits (B, V), new_state, attention (B, S); `memory` comes from `memory()`,
+             so the attention keys are computed once per source, not once per step.
         initial_state(bridged) -> the flat state tuple used by `call` and `step`.
     """
 
@@ -64,6 +66,10 @@ class DecoderBase(keras.layers.Layer):
             self.output_dense = keras.layers.Dense(vocab_size, name="output")
         elif units != embedding_dim:
             self.pre_output = keras.layers.Dense(embedding_dim, use_bias=False, name="pre_output")
+
+    def memory(self, values):
+        """Encoder outputs (B, S, H_mem) -> `Memory` with the attention keys, for `step`."""
+        return Memory(values, self.attention.project_memory(values))
 
     def initial_state(self, bridged):
         """Decoder state from the bridge output (tuple of L tensors (B, H))."""

@@ -98,7 +98,9 @@ class LuongDecoder(DecoderBase):
                 x = self.dropout_layer(x, training=training)
             x, _ = gru.cell(x, [state[index]], training=training)  # (B, H)
             new_state.append(x)
-        context, weights = self.attention(x, memory, memory_padding_mask)  # (B, H_mem), (B, S)
+        context, weights = self.attention.attend(
+            x, memory.keys, memory.values, memory_padding_mask
+        )  # (B, H_mem), (B, S)
         h_tilde = self.attentional_vector(context, x)  # (B, H)
         return self.output_logits(h_tilde, training=training), tuple(new_state), weights
 
