@@ -1,12 +1,13 @@
 """Training: end to end on a tiny corpus, exact resume, stop conditions, the plateau schedule
 across a resume, checkpoint pruning, padding-free logged loss, bad input.
 
-The smoke run (conftest) is read-only here; tests that need op determinism run in a subprocess
-so that it does not leak into later tests.
+The smoke run (conftest) is read-only here; the test that needs op determinism runs in a
+subprocess so that it does not leak into later tests.
 """
 
 import json
 import math
+import shutil
 import time
 from dataclasses import replace
 from types import SimpleNamespace
@@ -84,45 +85,27 @@ def test_tensorboard_tags(smoke_run):
     assert len(losses) == 6 and all(math.isfinite(v) for v in losses)
 
 
-@pytest.fixture(scope="module")
-def resumed(smoke_run, tmp_path_factory) -> dict:
-    """The smoke config, deterministic, crashed after step 8, resumed, then trained again
-    from ckpt-6 (`train.resume_from`): see `tests.train_helpers.resume_runs`. In a subprocess,
-    because train.deterministic=true switches on op determinism for the whole process."""
-    tmp = tmp_path_factory.mktemp("resume")
+def test_resume_from_a_checkpoint_reproduces_the_uninterrupted_run(smoke_run, tmp_path):
+    # The copy's newest checkpoint is ckpt-12; train.resume_from=.../ckpt-6 goes back to the
+    # state after step 6 (model, optimizer, data iterator, dropout RNG) and trains on. In a
+    # subprocess: the run has train.deterministic=true, which switches on op determinism for
+    # the whole process (and its data-iterator checkpoints only load with it on).
+    run_dir = tmp_path / "run"
+    shutil.copytree(smoke_run.run_dir, run_dir)
     proc = run_python(
-        "import sys; from tests.train_helpers import resume_runs; resume_runs(*sys.argv[1:])",
-        str(tmp),
-        str(tmp / "run"),
-        "train.deterministic=true",
+        "import sys; from tests.train_helpers import resume_from_checkpoint; "
+        "resume_from_checkpoint(*sys.argv[1:])",
+        str(run_dir),
+        str(run_dir / "checkpoints" / "last" / "ckpt-6"),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.splitlines()[-1])
-    for part in ("resumed", "resumed_from"):
-        out[part]["losses"] = {int(k): v for k, v in out[part]["losses"].items()}
-    return out
-
-
-def test_resume_reproduces_uninterrupted_losses(smoke_run, resumed):
-    full, resumed_losses = train_losses(smoke_run.run_dir), resumed["resumed"]["losses"]
-    assert resumed["before_crash"] == [2, 4, 6, 8]
-    assert resumed["resumed"]["metrics"]["resumed_from_step"] == 6  # the newest checkpoint
-    assert sorted(resumed_losses) == sorted(full) == [2, 4, 6, 8, 10, 12]
-    assert resumed["resumed"]["loss_records"] == 6  # step 8 was not logged twice
+    assert out["metrics"]["resumed_from_step"] == 6 and out["metrics"]["steps"] == 12
+    full, resumed = train_losses(smoke_run.run_dir), {int(k): v for k, v in out["losses"].items()}
+    assert sorted(resumed) == sorted(full) == [2, 4, 6, 8, 10, 12]
+    assert out["loss_records"] == 6  # steps 8-12 replaced, not logged twice
     np.testing.assert_allclose(
-        [resumed_losses[s] for s in sorted(full)], [full[s] for s in sorted(full)], atol=1e-6
-    )
-
-
-def test_resume_from_an_earlier_checkpoint(smoke_run, resumed):
-    # The run had finished (newest checkpoint ckpt-12); train.resume_from=.../ckpt-6 goes back.
-    metrics, losses = resumed["resumed_from"]["metrics"], resumed["resumed_from"]["losses"]
-    assert metrics["resumed_from_step"] == 6 and metrics["steps"] == 12
-    full = train_losses(smoke_run.run_dir)
-    assert sorted(losses) == sorted(full)
-    assert resumed["resumed_from"]["loss_records"] == 6  # steps 8-12 replaced, not logged twice
-    np.testing.assert_allclose(
-        [losses[s] for s in sorted(full)], [full[s] for s in sorted(full)], atol=1e-6
+        [resumed[s] for s in sorted(full)], [full[s] for s in sorted(full)], atol=1e-6
     )
 
 
@@ -149,31 +132,27 @@ def test_stops_after_max_epochs(tmp_path, no_final_evaluation):
     assert epochs[last - 1] < 1.0 <= epochs[last]  # stopped at the first step past one epoch
 
 
-def test_stops_after_max_minutes(tmp_path, monkeypatch, no_final_evaluation):
-    # A clock that advances 25 s per training step: the 60 s budget ends after step 3.
-    offset = [0.0]
+def test_time_budget_stop_then_resume_keeps_plateau_state_and_pruning(
+    tmp_path, monkeypatch, no_final_evaluation
+):
+    """A run stopped by train.max_minutes resumes with its plateau-reduced learning rate and
+    goes on pruning its checkpoints to train.keep_checkpoints."""
+    # A clock that advances 15 s per training step: the 1-minute budget ends after step 4.
+    clock = {"offset": 0.0, "per_step": 15.0}
     monkeypatch.setattr(
         trainer_module,
         "time",
-        SimpleNamespace(time=lambda: time.time() + offset[0], perf_counter=time.perf_counter),
+        SimpleNamespace(time=lambda: time.time() + clock["offset"], perf_counter=time.perf_counter),
     )
     one_step = trainer_module.Trainer._one_step
 
-    def slow_step(self, interval):
+    def timed_step(self, interval):
         one_step(self, interval)
-        offset[0] += 25.0
+        clock["offset"] += clock["per_step"]
 
-    monkeypatch.setattr(trainer_module.Trainer, "_one_step", slow_step)
-    cfg = tiny_train_config(
-        tmp_path, "train.max_steps=1000", "train.max_minutes=1", "train.val_decode_examples=-1"
-    )
-    metrics = fit(cfg, tmp_path / "run")
-    assert metrics["stop_reason"] == "max_minutes" and metrics["steps"] == 3
-
-
-def test_resume_restores_plateau_schedule_and_prunes_checkpoints(tmp_path, no_final_evaluation):
+    monkeypatch.setattr(trainer_module.Trainer, "_one_step", timed_step)
     # monitor_mode=max on the falling val/loss: validations rarely "improve", so the plateau
-    # schedule halves the rate; the resumed run must go on from the halved rate.
+    # schedule halves the rate.
     settings = [
         "train.schedule.name=plateau",
         "train.schedule.factor=0.5",
@@ -186,8 +165,9 @@ def test_resume_restores_plateau_schedule_and_prunes_checkpoints(tmp_path, no_fi
         "train.keep_checkpoints=2",
     ]
     run_dir = tmp_path / "run"
-    first = tiny_train_config(tmp_path, "train.max_steps=4", *settings)
-    fit(first, run_dir)
+    first = tiny_train_config(tmp_path, "train.max_steps=1000", "train.max_minutes=1", *settings)
+    metrics = fit(first, run_dir)
+    assert metrics["stop_reason"] == "max_minutes" and metrics["steps"] == 4
     assert _checkpoint_steps(run_dir) == [3, 4]
     # The rate logged at step k was set before step k: scaled by validations 1 .. k-1.
     scales, tracker = [], PlateauTracker(0.5, 1, "max")
@@ -196,8 +176,9 @@ def test_resume_restores_plateau_schedule_and_prunes_checkpoints(tmp_path, no_fi
         scales.append(tracker.scale)
     assert scales[-1] < 1.0, "no plateau in the first run: the test would prove nothing"
 
+    clock["per_step"] = 0.0
     metrics = fit(tiny_train_config(tmp_path, "train.max_steps=6", *settings), run_dir)
-    assert metrics["resumed_from_step"] == 4
+    assert metrics["resumed_from_step"] == 4 and metrics["stop_reason"] == "max_steps"
     rates = _records(run_dir, "train/learning_rate")
     peak = first.train.optimizer.learning_rate
     assert rates[4] == pytest.approx(peak * scales[2])  # before the resume
@@ -248,7 +229,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     assert tf.train.latest_checkpoint(str(tmp_path / "run/checkpoints/last")).endswith("ckpt-6")
 
 
-def test_early_stopping_on_the_monitored_metric(tmp_path):
+def test_early_stopping_on_the_monitored_metric(tmp_path, no_final_evaluation):
     # mode=max on val/loss: the falling loss never "improves", so patience 1 stops training
     # after the second validation.
     cfg = tiny_train_config(
