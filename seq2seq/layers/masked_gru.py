@@ -45,6 +45,9 @@ class MaskedGRU(keras.layers.Layer):
 
     Args:
         units: H.
+        parallel: split each step of the kernel over the intra-op threads (best when nothing
+            runs beside it); False runs it on one thread without per-step synchronisation
+            (best for the two directions of `MaskedBiGRU`, which then run side by side).
 
     Call args:
         inputs: (B, T, E).
@@ -57,9 +60,10 @@ class MaskedGRU(keras.layers.Layer):
         state: (B, H), the state after the row's last real step.
     """
 
-    def __init__(self, units, **kwargs):
+    def __init__(self, units, parallel=True, **kwargs):
         super().__init__(**kwargs)
         self.units = units
+        self.parallel = parallel
         self.cell = keras.layers.GRUCell(units, name="gru_cell")
 
     def build(self, inputs_shape, mask_shape=None):
@@ -72,13 +76,16 @@ class MaskedGRU(keras.layers.Layer):
         keep = tf.cast(mask, projected.dtype)  # (B, T)
         if initial_state is None:
             initial_state = tf.zeros([tf.shape(inputs)[0], self.units], projected.dtype)
-        sequence = _kernel_sequence if IMPLEMENTATION == "kernel" else _tf_sequence
+        if IMPLEMENTATION == "kernel":
+            sequence = _kernel_sequence_parallel if self.parallel else _kernel_sequence_serial
+        else:
+            sequence = _tf_sequence
         recurrent_kernel = tf.convert_to_tensor(cell.recurrent_kernel)
         return sequence(projected, keep, initial_state, recurrent_kernel, cell.bias[1])
 
     def get_config(self):
         config = super().get_config()
-        config.update({"units": self.units})
+        config.update({"units": self.units, "parallel": self.parallel})
         return config
 
 
@@ -102,34 +109,43 @@ def _gates(h, x_t, recurrent_kernel, recurrent_bias):
     return zr, candidate, candidate_h
 
 
-@tf.custom_gradient
-def _kernel_sequence(projected, keep, initial_state, recurrent_kernel, recurrent_bias):
-    """The recurrence in the C++ kernels.
+def _kernel_sequence(parallel: bool):
+    """The recurrence in the C++ kernels, as a function with a custom gradient.
 
-    Args: projected (B, T, 3H) = x W + b_x; keep (B, T) 1.0 = real step; initial_state (B, H);
-    recurrent_kernel U (H, 3H); recurrent_bias b_h (3H,).
-    Returns outputs (B, T, H), 0 at padded steps, and the state after the last real step (B, H).
+    The function's args: projected (B, T, 3H) = x W + b_x; keep (B, T) 1.0 = real step;
+    initial_state (B, H); recurrent_kernel U (H, 3H); recurrent_bias b_h (3H,).
+    It returns outputs (B, T, H), 0 at padded steps, and the state after the last real step
+    (B, H).
     """
-    outputs, final_state, gates, candidates, candidate_h = KERNELS.seq2seq_gru_sequence(
-        projected, keep, initial_state, recurrent_kernel, recurrent_bias
-    )
 
-    def grad(d_outputs, d_final_state):
-        if d_outputs is None:  # an output the loss does not use
-            d_outputs = tf.zeros_like(outputs)
-        if d_final_state is None:
-            d_final_state = tf.zeros_like(final_state)
-        d_projected, d_initial, d_kernel, d_bias = KERNELS.seq2seq_gru_sequence_grad(
-            d_outputs, d_final_state, outputs, initial_state, gates, candidates, candidate_h,
-            keep, recurrent_kernel,
-        )  # fmt: skip
-        return d_projected, None, d_initial, d_kernel, d_bias
+    @tf.custom_gradient
+    def sequence(projected, keep, initial_state, recurrent_kernel, recurrent_bias):
+        outputs, final_state, gates, candidates, candidate_h = KERNELS.seq2seq_gru_sequence(
+            projected, keep, initial_state, recurrent_kernel, recurrent_bias, parallel=parallel
+        )
 
-    return (outputs, final_state), grad
+        def grad(d_outputs, d_final_state):
+            if d_outputs is None:  # an output the loss does not use
+                d_outputs = tf.zeros_like(outputs)
+            if d_final_state is None:
+                d_final_state = tf.zeros_like(final_state)
+            d_projected, d_initial, d_kernel, d_bias = KERNELS.seq2seq_gru_sequence_grad(
+                d_outputs, d_final_state, outputs, initial_state, gates, candidates,
+                candidate_h, keep, recurrent_kernel, parallel=parallel,
+            )  # fmt: skip
+            return d_projected, None, d_initial, d_kernel, d_bias
+
+        return (outputs, final_state), grad
+
+    return sequence
+
+
+_kernel_sequence_parallel = _kernel_sequence(parallel=True)
+_kernel_sequence_serial = _kernel_sequence(parallel=False)
 
 
 def _tf_sequence(projected, keep, initial_state, recurrent_kernel, recurrent_bias):
-    """`_kernel_sequence` in plain TensorFlow ops (the same args, returns and gradients)."""
+    """`_kernel_sequence`'s function in plain TensorFlow ops (same args, returns, gradients)."""
     time_major = tf.transpose(projected, (1, 0, 2))  # (T, B, 3H)
     keep = tf.transpose(keep, (1, 0))[:, :, None]  # (T, B, 1)
     states = _recurrence(time_major, keep, initial_state, recurrent_kernel, recurrent_bias)
@@ -232,8 +248,9 @@ class MaskedBiGRU(keras.layers.Layer):
             raise ValueError(f"merge_mode must be concat or sum, got {merge_mode!r}")
         self.units = units
         self.merge_mode = merge_mode
-        self.forward_layer = MaskedGRU(units, name="forward_gru")
-        self.backward_layer = MaskedGRU(units, name="backward_gru")
+        # One thread each: the two directions are independent ops that run side by side.
+        self.forward_layer = MaskedGRU(units, parallel=False, name="forward_gru")
+        self.backward_layer = MaskedGRU(units, parallel=False, name="backward_gru")
 
     def build(self, inputs_shape, mask_shape=None):
         self.forward_layer.build(inputs_shape)
