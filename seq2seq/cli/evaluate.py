@@ -14,11 +14,12 @@ from seq2seq.config import EvaluateRunConfig, validate
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    def job() -> dict:
+    def job() -> None:
         typed = validate(cfg, EvaluateRunConfig)
-        return evaluate(typed, Path(HydraConfig.get().runtime.output_dir))
+        report = evaluate(typed, Path(HydraConfig.get().runtime.output_dir))
+        print(json.dumps(report, indent=2, default=str))
 
-    print(json.dumps(run_cli(job), indent=2, default=str))
+    run_cli(job)
 
 
 def evaluate(cfg: EvaluateRunConfig, out_dir: Path) -> dict:
@@ -28,7 +29,7 @@ def evaluate(cfg: EvaluateRunConfig, out_dir: Path) -> dict:
     from seq2seq.runs.load import load_run
 
     run = load_run(cfg.run_dir, cfg.checkpoint)
-    return evaluate_run(run, cfg.split, cfg.decode, out_dir, cfg.plot_attention)
+    return evaluate_run(run, cfg.split, cfg.decode, out_dir, cfg.plot_attention, cfg.progress)
 
 
 if __name__ == "__main__":

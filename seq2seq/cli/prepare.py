@@ -25,17 +25,16 @@ def main(cfg: DictConfig) -> None:
     start = time.monotonic()
     run = RunDir(HydraConfig.get().runtime.output_dir)
 
-    def job() -> dict:
+    def job() -> None:
         typed = validate(cfg, PrepareRunConfig)
+        from seq2seq.data.stats import format_table
         from seq2seq.training.prepare import prepare
 
-        return prepare(typed, run.path)
+        stats = prepare(typed, run.path, progress=typed.progress)
+        print(format_table(stats))
+        print(f"wrote {run.stats} and {run.tokenizer} in {time.monotonic() - start:.1f} s")
 
-    stats = run_cli(job)
-    from seq2seq.data.stats import format_table
-
-    print(format_table(stats))
-    print(f"wrote {run.stats} and {run.tokenizer} in {time.monotonic() - start:.1f} s")
+    run_cli(job)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ class PrepareRunConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     task_name: str = "prepare"
     seed: int = 1234
+    # Progress bars on stderr (rate, ETA) when stderr is a terminal.
+    progress: bool = True
 
 
 @dataclass
@@ -70,6 +72,8 @@ class EvaluateRunConfig:
     plot_attention: int = 3
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     task_name: str = "evaluate"
+    # Progress bars on stderr (rate, ETA) when stderr is a terminal.
+    progress: bool = True
 
     def __post_init__(self) -> None:
         check_choice("split", self.split, SPLITS)
@@ -92,6 +96,8 @@ class TranslateRunConfig:
     scores: bool = False
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     task_name: str = "translate"
+    # Progress bars on stderr (rate, ETA) when stderr is a terminal.
+    progress: bool = True
 
     def __post_init__(self) -> None:
         check_choice("checkpoint", self.checkpoint, CHECKPOINTS)

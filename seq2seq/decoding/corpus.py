@@ -1,8 +1,10 @@
 """Decode lists of source strings with a model, in length-sorted batches, in input order."""
 
+import sys
 from dataclasses import dataclass, replace
 
 import numpy as np
+from tqdm import tqdm
 
 from seq2seq.config import DataConfig, DecodeConfig
 from seq2seq.data.corpora import Corpus
@@ -18,25 +20,47 @@ class Hypothesis:
 
 
 def decode_sources(
-    model, tokenizers, sources: list[str], data_cfg: DataConfig, decode_cfg: DecodeConfig
+    model,
+    tokenizers,
+    sources: list[str],
+    data_cfg: DataConfig,
+    decode_cfg: DecodeConfig,
+    progress: bool = False,
 ) -> list[list[Hypothesis]]:
     """The n-best hypotheses of each source, best first, in the order of `sources`.
 
     Batches are built by the evaluation pipeline (in-graph tokenization, sorted by length,
-    over-long sources truncated) and put back into input order with `example_index`.
+    over-long sources truncated) and put back into input order with `example_index`. With
+    `progress`, a bar on stderr counts decoded sentences (rate, ETA) when stderr is a terminal.
     """
     corpus = Corpus(sources=list(sources), targets=[""] * len(sources), name="input")
     data_cfg = _with_batch_size(data_cfg, decode_cfg.batch_size)
     results: list[list[Hypothesis] | None] = [None] * len(sources)
-    for x, _, _ in make_eval_dataset(corpus, tokenizers, data_cfg):
-        out = search(model, x["source_ids"], x["source_padding_mask"], decode_cfg)
-        ids, scores = out["ids"].numpy(), out["scores"].numpy()  # (B, N, L), (B, N)
-        for row_ids, row_scores, index in zip(ids, scores, x["example_index"].numpy()):
-            results[int(index)] = [
-                _hypothesis(tokenizers, i, s) for i, s in zip(row_ids, row_scores)
-            ]
+    with progress_bar(len(sources), "decoding", "sent", progress) as bar:
+        for x, _, _ in make_eval_dataset(corpus, tokenizers, data_cfg):
+            out = search(model, x["source_ids"], x["source_padding_mask"], decode_cfg)
+            ids, scores = out["ids"].numpy(), out["scores"].numpy()  # (B, N, L), (B, N)
+            for row_ids, row_scores, index in zip(ids, scores, x["example_index"].numpy()):
+                results[int(index)] = [
+                    _hypothesis(tokenizers, i, s) for i, s in zip(row_ids, row_scores)
+                ]
+            bar.update(len(ids))
     assert all(r is not None for r in results), "the evaluation pipeline lost sentences"
     return results
+
+
+def progress_bar(total: int, desc: str, unit: str, enabled: bool) -> tqdm:
+    """A tqdm bar on stderr with rate and ETA; shown only if `enabled` and stderr is a
+    terminal (tqdm's `disable=None`), so logs and pipes stay clean."""
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=sys.stderr,
+        disable=None if enabled else True,
+        dynamic_ncols=True,
+        leave=False,
+    )
 
 
 def _hypothesis(tokenizers, ids: np.ndarray, score: float) -> Hypothesis:
@@ -65,12 +89,14 @@ def decode_corpus(
     data_cfg: DataConfig,
     decode_cfg: DecodeConfig,
     limit: int = 0,
+    progress: bool = False,
 ) -> Decoded:
-    """Decode the distinct sources of `corpus` (the first `limit` if > 0) in corpus order."""
+    """Decode the distinct sources of `corpus` (the first `limit` if > 0) in corpus order;
+    `progress`: see `decode_sources`."""
     sources, references = corpus.references()
     if limit > 0:
         sources, references = sources[:limit], references[:limit]
-    nbest = decode_sources(model, tokenizers, sources, data_cfg, decode_cfg)
+    nbest = decode_sources(model, tokenizers, sources, data_cfg, decode_cfg, progress)
     return Decoded(
         sources, [h[0].text for h in nbest], references, sum(h[0].num_tokens for h in nbest)
     )

@@ -19,20 +19,28 @@ log = logging.getLogger("seq2seq.evaluate")
 
 
 def evaluate_run(
-    run: LoadedRun, split: str, decode_cfg: DecodeConfig, out_dir: Path, plot_attention: int = 0
+    run: LoadedRun,
+    split: str,
+    decode_cfg: DecodeConfig,
+    out_dir: Path,
+    plot_attention: int = 0,
+    progress: bool = False,
 ) -> dict:
     """Decode `split` of the run's corpus, write hypotheses and references, return metrics.
 
     Writes to `out_dir`: sources.txt, hypotheses.txt, references.txt (all references of a
     source, tab-separated), metrics.json (task scores, decode speed, settings), and heatmaps
     attention_<i>.png of the first `plot_attention` sources (also as TensorBoard images
-    `attention/<split>_<i>` in the run's tensorboard/).
+    `attention/<split>_<i>` in the run's tensorboard/). `progress`: a bar on stderr over the
+    decoded sentences when it is a terminal.
     """
     corpora = load_corpora(run.cfg.data)
     if split not in corpora or not corpora[split].sources:
         raise DataError(f"split {split!r} is empty or missing in data {run.cfg.data.name!r}")
     started = time.perf_counter()
-    decoded = decode_corpus(run.model, run.tokenizers, corpora[split], run.cfg.data, decode_cfg)
+    decoded = decode_corpus(
+        run.model, run.tokenizers, corpora[split], run.cfg.data, decode_cfg, progress=progress
+    )
     seconds = time.perf_counter() - started
     metrics = task_metrics(run.cfg.task, decoded)
     metrics.update(

@@ -43,11 +43,16 @@ def check_lengths(run: LoadedRun, lines: list[str], long_input: str) -> None:
 
 
 def translate_lines(
-    run: LoadedRun, lines: list[str], decode_cfg: DecodeConfig, long_input: str = "truncate"
+    run: LoadedRun,
+    lines: list[str],
+    decode_cfg: DecodeConfig,
+    long_input: str = "truncate",
+    progress: bool = False,
 ) -> list[list[Hypothesis]]:
     """n-best hypotheses per line; an empty (or blank) line gets one empty hypothesis.
 
     Lines are lower-cased when the run's data was (`data.lowercase`), as in the export.
+    `progress`: a bar on stderr over the decoded lines when stderr is a terminal.
     """
     if run.cfg.data.lowercase:
         lines = [line.lower() for line in lines]
@@ -55,7 +60,12 @@ def translate_lines(
     todo = [i for i, line in enumerate(lines) if line.strip()]
     decoded = (
         decode_sources(
-            run.model, run.tokenizers, [lines[i] for i in todo], run.cfg.data, decode_cfg
+            run.model,
+            run.tokenizers,
+            [lines[i] for i in todo],
+            run.cfg.data,
+            decode_cfg,
+            progress=progress,
         )
         if todo
         else []
