@@ -5,13 +5,14 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from seq2seq.cli.common import CONF_DIR, run_cli
+from seq2seq.cli.common import CONF_DIR, FailedJob, run_cli
 from seq2seq.config import TrainRunConfig, validate
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    """Train; return `optimized_metric` from metrics.json for hyperparameter sweepers."""
+def main(cfg: DictConfig) -> float | FailedJob | None:
+    """Train; return `optimized_metric` from metrics.json for hyperparameter sweepers (for a
+    failed job of a sweep a FailedJob, which the Optuna sweeper records as a failed trial)."""
 
     def job() -> dict:
         typed = validate(cfg, TrainRunConfig)
@@ -20,6 +21,8 @@ def main(cfg: DictConfig) -> float | None:
         return fit(typed, HydraConfig.get().runtime.output_dir)
 
     metrics = run_cli(job)
+    if isinstance(metrics, FailedJob):
+        return metrics
     key = cfg.get("optimized_metric")
     return metrics.get(key) if key else None
 
