@@ -4,6 +4,7 @@ notebooks and the `seq2seq-train` entry point."""
 import json
 import logging
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import keras
@@ -58,6 +59,8 @@ def fit(cfg: TrainRunConfig, run_dir: str | Path) -> dict:
         parameters=model.count_params(), git=commit, real_tokens_per_sec=_mean_train_rate(run_dir)
     )
     atomic_write_json(run_dir.metrics, summary)
+    if cfg.logger.tensorboard:
+        log_hparams(run_dir, cfg, summary)
     return summary
 
 
@@ -95,6 +98,42 @@ def final_evaluation(trainer: Trainer) -> dict:
             time.perf_counter() - started,
             " | ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
         )
+    return out
+
+
+# Config sections that sweeps vary: the columns of TensorBoard's HParams dashboard.
+HPARAM_SECTIONS = ("data", "tokenizer", "model", "train", "decode")
+
+
+def log_hparams(run_dir: RunDir, cfg: TrainRunConfig, summary: dict) -> None:
+    """The run's settings and final `best/*` metrics for TensorBoard's HParams dashboard, so
+    that `tensorboard --logdir SWEEP_DIR` compares the jobs of a sweep side by side."""
+    from tensorboard.plugins.hparams import api as hp
+
+    hparams: dict = {"task": cfg.task}
+    tree = asdict(cfg)
+    for section in HPARAM_SECTIONS:
+        hparams.update(_scalar_settings(tree[section], section))
+    writer = tf.summary.create_file_writer(str(run_dir.tensorboard))
+    with writer.as_default(step=int(summary["steps"])):
+        hp.hparams(hparams, trial_id=str(run_dir))
+        for key, value in summary.items():
+            if key.startswith("best/") and isinstance(value, int | float):
+                tf.summary.scalar(key, float(value))
+    writer.close()
+
+
+def _scalar_settings(node: dict, prefix: str) -> dict:
+    """{"model.dropout": 0.1, ...}: nested settings as dotted keys, lists as text, no None."""
+    out: dict = {}
+    for key, value in node.items():
+        name = f"{prefix}.{key}"
+        if isinstance(value, dict):
+            out.update(_scalar_settings(value, name))
+        elif isinstance(value, list | tuple):
+            out[name] = str(value)
+        elif value is not None:
+            out[name] = value
     return out
 
 
