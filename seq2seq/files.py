@@ -1,5 +1,9 @@
-"""Writing files so that a reader (or a crash) sees the old file or the new one, never half."""
+"""Writing files so that a reader (or a crash) sees the old file or the new one, never half.
 
+A write that fails (unwritable directory, full disk) raises RunDirError naming the file and
+the reason, and leaves the old file in place."""
+
+import errno
 import json
 import os
 import uuid
@@ -12,16 +16,23 @@ from seq2seq.errors import RunDirError
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a temporary file in the same directory and os.replace."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
+        if path.parent.exists() and not path.parent.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path.parent))
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "xb") as handle:  # unlike mkstemp, keeps the umask's permissions
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from exc
         raise
 
 

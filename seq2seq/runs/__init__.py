@@ -1,10 +1,12 @@
 """Run directories: their layout (`RunDir`), the stored run config, the code version
-(`run_dir`), training-state checkpoints (`checkpoints`), and loading a trained run for the
-inference verbs (`load`). Below `training` and `inference`, which both use it.
+(`run_dir`), the one-writer lock (`lock`), training-state checkpoints (`checkpoints`), and
+loading a trained run for the inference verbs (`load`). Below `training` and `inference`,
+which both use it.
 
 This module imports no TensorFlow, so analysis code can use `RunDir` cheaply.
 """
 
+from seq2seq.runs.lock import RunLock
 from seq2seq.runs.run_dir import RunDir, check_writable, git_commit, store_or_check_run_config
 
-__all__ = ["RunDir", "check_writable", "git_commit", "store_or_check_run_config"]
+__all__ = ["RunDir", "RunLock", "check_writable", "git_commit", "store_or_check_run_config"]

@@ -3,10 +3,13 @@ a checkpoint that cannot be loaded.
 
 TensorFlow writes each checkpoint under temporary names and updates the `checkpoint` index
 file atomically after the data is complete, so a crash mid-save leaves the previous checkpoint
-as the latest. A checkpoint that fails to load is reported with the intact earlier ones.
+as the latest. A checkpoint that fails to load is reported with the intact earlier ones, and
+one that cannot be written (disk full, permissions) is a RunDirError naming the intact one.
 """
 
 import logging
+import re
+import shutil
 from pathlib import Path
 
 import tensorflow as tf
@@ -24,20 +27,27 @@ class Checkpoints:
         state: trackables of the full training state (model, optimizer, iterator, counters).
         model: the model alone, saved as the best checkpoint.
         keep: how many full training states to keep.
+
+    The caller must be the run directory's only writer (`RunLock`): partial saves left by a
+    killed process (`ckpt-N_temp/`) are deleted here.
     """
 
     def __init__(self, directory: Path, state: dict, model: tf.Module, keep: int) -> None:
         self.directory = directory
+        for partial in directory.glob("*/ckpt-*_temp"):
+            shutil.rmtree(partial, ignore_errors=True)
         self.state = tf.train.Checkpoint(**state)
         self.last = tf.train.CheckpointManager(self.state, str(directory / "last"), keep)
         self.best_ckpt = tf.train.Checkpoint(model=model)
         self.best = tf.train.CheckpointManager(self.best_ckpt, str(directory / "best"), 1)
 
     def save(self, step: int) -> str:
-        return self.last.save(checkpoint_number=step)
+        """Write the full training state as `last/ckpt-<step>`; prune to `keep`."""
+        return _save(self.last, step)
 
     def save_best(self, step: int) -> str:
-        return self.best.save(checkpoint_number=step)
+        """Write the model as `best/ckpt-<step>`, replacing the previous best."""
+        return _save(self.best, step)
 
     def restore_latest(self, path: str | None = None) -> str | None:
         """Restore the newest training state (or `path`); None when there is none."""
@@ -60,6 +70,34 @@ class Checkpoints:
             raise RunDirError(f"checkpoint {path} cannot be loaded ({reason}){hint}") from None
         log.info("resumed from %s", path)
         return path
+
+
+def _save(manager: tf.train.CheckpointManager, step: int) -> str:
+    """`manager.save(step)`; a failed write leaves the previous checkpoint as the latest (the
+    index file is replaced only after the data is complete) and raises RunDirError."""
+    try:
+        return manager.save(checkpoint_number=step)
+    except (tf.errors.OpError, OSError) as exc:
+        prefix = Path(manager.directory) / f"ckpt-{step}"
+        if str(prefix) not in manager.checkpoints:  # never delete a checkpoint still listed
+            shutil.rmtree(f"{prefix}_temp", ignore_errors=True)
+            for partial in prefix.parent.glob(f"{prefix.name}.*"):
+                partial.unlink(missing_ok=True)
+        previous = manager.latest_checkpoint
+        kept = f"the previous one, {previous}, is intact" if previous else "there is no earlier one"
+        raise RunDirError(
+            f"cannot write checkpoint {prefix} ({_reason(exc)}); {kept}. Free disk space or "
+            "fix the permissions, then run the same command again to resume"
+        ) from None
+
+
+def _reason(exc: Exception) -> str:
+    """The OS-level reason of a TensorFlow or Python I/O error, e.g. `No space left on device`."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(getattr(exc, "message", None) or exc).strip().splitlines()[0]
+    text = re.sub(r"\s*\[Op:\w+\]$", "", text)  # TensorFlow's trailing op name
+    return text.rsplit("; ", 1)[-1][:200]
 
 
 def random_states(model: tf.Module) -> tf.train.Checkpoint:

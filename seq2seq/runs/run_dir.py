@@ -1,9 +1,9 @@
 """The run directory: every file name in it, the stored run config, the code version.
 
-Layout (see README, "Run directory"): .hydra/, run_config.yaml, git.txt, tokenizer/,
-checkpoints/{last,best}/, tensorboard/, metrics.jsonl (one JSON object per logged event),
-metrics.json (final summary), train.log, stats.json (prepare), evaluations/, translations/,
-export/. File names are written here and nowhere else.
+Layout (see README, "Run directory"): .hydra/, run.lock (while training runs),
+run_config.yaml, git.txt, tokenizer/, checkpoints/{last,best}/, tensorboard/, metrics.jsonl
+(one JSON object per logged event), metrics.json (final summary), train.log, stats.json
+(prepare), evaluations/, translations/, export/. File names are written here and nowhere else.
 """
 
 import subprocess
@@ -34,6 +34,7 @@ class RunDir:
         return str(self.path)
 
     config = property(lambda self: self.path / RUN_CONFIG)
+    lock = property(lambda self: self.path / "run.lock")  # held by the training process
     git = property(lambda self: self.path / "git.txt")
     tokenizer = property(lambda self: self.path / "tokenizer")
     checkpoints = property(lambda self: self.path / "checkpoints")
