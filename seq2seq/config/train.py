@@ -42,6 +42,15 @@ class TrainConfig:
     monitor_mode: str = "min"  # min | max
     early_stopping_patience: int = 0  # validations without improvement; 0 disables
     keep_checkpoints: int = 3
+    # Training-state checkpoints besides the one at each validation: every `save_every` steps
+    # and/or when `save_every_minutes` have passed since the last one (0 disables either).
+    save_every: int = 0
+    save_every_minutes: float = 2.0
+    # A step with a NaN/Inf loss or gradient: `stop` (keep the last good checkpoint) or
+    # `skip` (don't apply its update, count it in train/skipped_steps, stop after
+    # `max_skipped_in_a_row` consecutive skipped steps).
+    on_nonfinite: str = "stop"
+    max_skipped_in_a_row: int = 10
     seed: int = 1234
     deterministic: bool = False
     # Decode this many distinct validation sources at each validation for task metrics
@@ -64,6 +73,17 @@ class TrainConfig:
             raise ConfigError(f"train.schedule.name unknown: {self.schedule.name!r}")
         if self.optimizer.name not in ("adam", "adamw", "sgd"):
             raise ConfigError(f"train.optimizer.name unknown: {self.optimizer.name!r}")
+        if self.on_nonfinite not in ("stop", "skip"):
+            raise ConfigError(f"train.on_nonfinite must be stop or skip, got {self.on_nonfinite!r}")
+        if self.save_every < 0 or self.save_every_minutes < 0:
+            raise ConfigError(
+                "train.save_every and train.save_every_minutes must be >= 0 (0 = off), got "
+                f"{self.save_every} and {self.save_every_minutes}"
+            )
+        if self.max_skipped_in_a_row < 1:
+            raise ConfigError(
+                f"train.max_skipped_in_a_row must be >= 1, got {self.max_skipped_in_a_row}"
+            )
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(
                 f"train.label_smoothing must be in [0, 1), got {self.label_smoothing}"

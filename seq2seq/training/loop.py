@@ -1,5 +1,8 @@
 """`fit(cfg, run_dir)`: the whole training job as a plain function (no Hydra), for tests,
-notebooks and the `seq2seq-train` entry point."""
+notebooks and the `seq2seq-train` entry point.
+
+`fit` holds the run directory's lock (one writer per run directory) and handles SIGTERM and
+SIGINT (`seq2seq.training.preemption`) for its whole duration."""
 
 import json
 import logging
@@ -17,17 +20,27 @@ from seq2seq.data.pipeline import make_train_dataset
 from seq2seq.data.tokenizer import load_or_train_tokenizers
 from seq2seq.files import atomic_write_json, atomic_write_text
 from seq2seq.model import build_model, build_variables
-from seq2seq.runs import RunDir, check_writable, git_commit, store_or_check_run_config
+from seq2seq.runs import RunDir, RunLock, check_writable, git_commit, store_or_check_run_config
 from seq2seq.runs.checkpoints import restore_model
+from seq2seq.training.preemption import Preemption
 from seq2seq.training.trainer import Trainer
 
 log = logging.getLogger("seq2seq.train")
 
 
 def fit(cfg: TrainRunConfig, run_dir: str | Path) -> dict:
-    """Train `cfg` in `run_dir` (resuming it if it holds this run); return metrics.json."""
+    """Train `cfg` in `run_dir` (resuming it if it holds this run); return metrics.json.
+
+    Raises RunDirError if another process trains in `run_dir`, and `Interrupted` (a
+    SystemExit with status 143/130) after saving on SIGTERM/SIGINT.
+    """
     run_dir = RunDir(run_dir)
     check_writable(run_dir.path)
+    with RunLock(run_dir.lock), Preemption() as preemption:
+        return _fit(cfg, run_dir, preemption)
+
+
+def _fit(cfg: TrainRunConfig, run_dir: RunDir, preemption: Preemption) -> dict:
     resumed = store_or_check_run_config(run_dir.config, cfg)
     commit = git_commit()  # of the code this process loaded, not of the tree at the end
     atomic_write_text(run_dir.git, commit + "\n")
@@ -52,8 +65,10 @@ def fit(cfg: TrainRunConfig, run_dir: str | Path) -> dict:
         corpora,
         train_ds,
         num_train_examples=len(corpora["train"].sources),
+        preemption=preemption,
     )
     summary = trainer.run()
+    preemption.phase = "the final evaluation (training is complete)"
     summary.update(final_evaluation(trainer))
     summary.update(
         parameters=model.count_params(), git=commit, real_tokens_per_sec=_mean_train_rate(run_dir)

@@ -21,8 +21,9 @@ class RunLogger:
         run_dir: the run directory; TensorBoard events go to its `tensorboard/`.
         tensorboard: write TensorBoard events.
         max_steps: used for the ETA on the console.
-        resume_step: the step a resumed run restarts from. Records of later steps (written
-            before a crash) are dropped from metrics.jsonl, and TensorBoard purges its own
+        resume_step: the step a resumed run restarts from (0 for a fresh start). Records of
+            later steps (written before a crash or kill, which a resume logs again) and a
+            truncated last line are dropped from metrics.jsonl; TensorBoard purges its own
             when it sees the step again.
     """
 
@@ -33,7 +34,7 @@ class RunLogger:
             tf.summary.create_file_writer(str(run_dir.tensorboard)) if tensorboard else None
         )
         path = run_dir.metrics_log
-        if resume_step and path.exists():
+        if path.exists():
             _drop_records_after(path, resume_step)
         self.jsonl = open(path, "a", encoding="utf-8")
         self.max_steps = max_steps
@@ -89,11 +90,14 @@ class RunLogger:
 
 
 def _drop_records_after(path: Path, step: int) -> None:
-    kept = [
-        line
-        for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
-        if line.strip() and json.loads(line)["step"] <= step
-    ]
+    """Keep the records of steps <= `step`; drop later and unreadable (half-written) ones."""
+    kept = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                kept.append(line + "\n")
+        except (ValueError, KeyError, TypeError):
+            continue
     atomic_write_text(path, "".join(kept))
 
 

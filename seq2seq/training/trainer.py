@@ -1,7 +1,9 @@
-"""The training loop: steps, periodic logging, validation, checkpoints, early stopping.
+"""The training loop: steps, periodic logging, validation, checkpoints, early stopping,
+non-finite guards and graceful preemption.
 
-`Trainer` holds the state that a checkpoint saves (model, optimizer, data iterator, counters)
-so that an interrupted and resumed run continues exactly where it stopped.
+`Trainer` holds the state that a checkpoint saves (model, optimizer, data iterator, counters,
+the partial log interval) so that a run interrupted at any step, and resumed, continues
+exactly where it stopped and logs the same figures as an uninterrupted one.
 """
 
 import logging
@@ -19,6 +21,7 @@ from seq2seq.errors import Seq2SeqError
 from seq2seq.evaluation import sample_lines, task_metrics
 from seq2seq.runs import RunDir
 from seq2seq.runs.checkpoints import Checkpoints, random_states
+from seq2seq.training.preemption import Preemption
 from seq2seq.training.run_logger import RunLogger
 from seq2seq.training.schedules import PlateauTracker, learning_rate
 from seq2seq.training.steps import make_eval_step, make_train_step, select_inputs
@@ -31,23 +34,37 @@ class NonFiniteLossError(Seq2SeqError):
     """The loss became NaN or Inf; the last good checkpoint is kept."""
 
 
+# Batch statistics summed over a log interval (outputs of the train step).
+SUM_KEYS = ("loss_sum", "correct", "tokens", "positions", "source_tokens", "source_positions")
+
+
 @dataclass
 class Interval:
-    """Sums of the batch statistics since the last log line."""
+    """Sums of the batch statistics since the last log line (applied steps only)."""
 
-    sums: dict[str, float] = field(default_factory=dict)
+    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SUM_KEYS, 0.0))
     grad_norm_sum: float = 0.0
     steps: int = 0
     start: float = field(default_factory=time.perf_counter)
 
     def add(self, out: dict) -> None:
-        for key, value in out.items():
-            if key != "grad_norm":
-                self.sums[key] = self.sums.get(key, 0.0) + float(value)
+        for key in SUM_KEYS:
+            self.sums[key] += float(out[key])
         self.grad_norm_sum += float(out["grad_norm"])
         self.steps += 1
 
+    def state(self) -> list[float]:
+        """The sums as one vector, saved in checkpoints (float64: exact for Python floats)."""
+        return [float(self.steps), self.grad_norm_sum] + [self.sums[k] for k in SUM_KEYS]
+
+    @classmethod
+    def from_state(cls, state: list[float]) -> "Interval":
+        steps, grad_norm_sum, *sums = state
+        return cls(dict(zip(SUM_KEYS, sums)), grad_norm_sum, int(steps))
+
     def summary(self) -> dict[str, float]:
+        if self.steps == 0:  # every step of the interval was skipped (train.on_nonfinite)
+            return {}
         s, seconds = self.sums, max(time.perf_counter() - self.start, 1e-9)
         return {
             "train/loss": s["loss_sum"] / max(s["tokens"], 1.0),
@@ -73,8 +90,10 @@ class Trainer:
         corpora: dict,
         train_dataset: tf.data.Dataset,
         num_train_examples: int,
+        preemption: Preemption | None = None,
     ) -> None:
         self.cfg, self.run_dir, self.model = cfg, run_dir, model
+        self.preemption = preemption or Preemption()  # not entered: never signalled
         self.tokenizers, self.corpora = tokenizers, corpora
         self.num_train_examples = max(num_train_examples, 1)
         self.optimizer = build_optimizer(cfg)
@@ -89,6 +108,13 @@ class Trainer:
         self.progress = tf.Variable(
             [math.nan, 0.0] + self.plateau.state(), dtype=tf.float64, trainable=False
         )
+        # The log interval in progress, stored at each save: a resume mid-interval logs the
+        # same interval means as an uninterrupted run.
+        self.interval = Interval()
+        self.interval_state = tf.Variable(self.interval.state(), dtype=tf.float64, trainable=False)
+        # Saved as `counters`: skipped steps in total and in a row, the last validated step.
+        self.skipped_steps, self.skipped_in_a_row, self.validated_step = 0, 0, -1
+        self.counters = tf.Variable([0, 0, -1], dtype=tf.int64, trainable=False)
         self.checkpoints = Checkpoints(
             run_dir.checkpoints,
             state=dict(
@@ -99,23 +125,39 @@ class Trainer:
                 step=self.step,
                 examples_seen=self.examples_seen,
                 progress=self.progress,
+                interval=self.interval_state,
+                counters=self.counters,
             ),
             model=model,
             keep=cfg.train.keep_checkpoints,
         )
         t = cfg.train
+        # skip: the step's update is applied only when every gradient is finite.
+        applier = SkipNonFinite(self.optimizer) if t.on_nonfinite == "skip" else self.optimizer
         self.train_step = make_train_step(
-            model, self.optimizer, t.label_smoothing, t.optimizer.clip_norm, t.jit_compile
+            model, applier, t.label_smoothing, t.optimizer.clip_norm, t.jit_compile
         )
         self.eval_step = make_eval_step(model)
         self.logger: RunLogger | None = None
+        self._saved_step = -1  # step of the newest training-state checkpoint on disk
+        self._last_save = time.perf_counter()
 
     # --- the loop -------------------------------------------------------------------------
     def run(self) -> dict[str, float]:
-        """Train until a stop condition; return the final summary (also in metrics.json)."""
+        """Train until a stop condition; return the final summary (also in metrics.json).
+
+        On SIGTERM/SIGINT (see `seq2seq.training.preemption`): finish the step, save, raise
+        `Interrupted`.
+        """
         restored = self.checkpoints.restore_latest(self.cfg.train.resume_from)
         self.plateau.load_state(self.progress.numpy()[2:].tolist())
+        self.interval = Interval.from_state(self.interval_state.numpy().tolist())
+        self.skipped_steps, self.skipped_in_a_row, self.validated_step = (
+            int(v) for v in self.counters.numpy()
+        )
         start_step, start_time = int(self.step.numpy()), time.time()
+        self._saved_step = start_step if restored else -1
+        self._last_save = time.perf_counter()
         self.logger = RunLogger(
             self.run_dir,
             self.cfg.logger.tensorboard,
@@ -124,25 +166,16 @@ class Trainer:
         )
         if restored:
             log.info("resuming at step %d from %s", start_step, restored)
-        interval, stop_reason = Interval(), None
-        while stop_reason is None:
-            stop_reason = self._stop_reason(start_time)
-            if stop_reason:
-                break
-            self._one_step(interval)
-            step = int(self.step.numpy())
-            if step % self.cfg.train.log_every == 0:
-                self._log_interval(step, interval)
-                interval = Interval()
-            if step % self.cfg.train.validate_every == 0:
-                paused = time.perf_counter()
-                stop_reason = self._validate_and_save(step)
-                interval.start += time.perf_counter() - paused  # rates exclude validation
-        step = int(self.step.numpy())
-        if step % self.cfg.train.validate_every != 0 and step > start_step:
-            self._validate_and_save(step)
+        try:
+            with self.preemption.deferred():
+                stop_reason = self._loop(start_time)
+                step = int(self.step.numpy())
+                if self.validated_step != step:
+                    self._validate_and_save(step)
+                self._check_preemption(step)
+        finally:
+            self.logger.close()
         log.info("stopped at step %d: %s", step, stop_reason)
-        self.logger.close()
         return {
             "stop_reason": stop_reason,
             "steps": step,
@@ -150,21 +183,93 @@ class Trainer:
             "resumed_from_step": start_step,
         }
 
+    def _loop(self, start_time: float) -> str:
+        """Steps, logs, validations and checkpoints until a stop condition; return it."""
+        t = self.cfg.train
+        while True:
+            stop_reason = self._stop_reason(start_time)
+            if stop_reason:
+                return stop_reason
+            self._one_step(self.interval)
+            step = int(self.step.numpy())
+            if step % t.log_every == 0:
+                self._log_interval(step, self.interval)
+                self.interval = Interval()
+            if step % t.validate_every == 0:
+                paused = time.perf_counter()
+                self._validate_and_save(step)
+                self.interval.start += time.perf_counter() - paused  # rates exclude validation
+            elif self._save_due(step):
+                self.save(step)
+            self._check_preemption(step)
+
+    def _save_due(self, step: int) -> bool:
+        t = self.cfg.train
+        if t.save_every > 0 and step % t.save_every == 0:
+            return True
+        minutes = (time.perf_counter() - self._last_save) / 60
+        return t.save_every_minutes > 0 and minutes >= t.save_every_minutes
+
+    def save(self, step: int) -> str:
+        """Write the full training state at `step` (checkpoints/last)."""
+        self.interval_state.assign(self.interval.state())
+        self.counters.assign([self.skipped_steps, self.skipped_in_a_row, self.validated_step])
+        path = self.checkpoints.save(step)
+        self._saved_step, self._last_save = step, time.perf_counter()
+        return path
+
+    def _check_preemption(self, step: int) -> None:
+        """After a SIGTERM/SIGINT: save the state at `step` (if not saved yet) and exit."""
+        if not self.preemption.requested:
+            return
+        path = self.checkpoints.last.latest_checkpoint
+        if self._saved_step != step:
+            path = self.save(step)
+        raise self.preemption.interrupt(
+            f"at step {step}: saved {path}; run the same command to resume from it"
+        )
+
     def _one_step(self, interval: Interval) -> None:
         x, y, mask = next(self.iterator)
         lr = learning_rate(int(self.step.numpy()), self.cfg.train) * self.plateau.scale
         self.optimizer.learning_rate.assign(lr)
         out = self.train_step(select_inputs(x), y, mask)
         loss = float(out["loss_sum"]) / max(float(out["tokens"]), 1.0)
-        if not math.isfinite(loss) or not math.isfinite(float(out["grad_norm"])):
-            raise NonFiniteLossError(
-                f"loss is {loss} at step {int(self.step.numpy()) + 1}; stopped. The last good "
-                f"checkpoint is {self.checkpoints.last.latest_checkpoint} (try a lower "
-                "train.optimizer.learning_rate or train.optimizer.clip_norm)"
-            )
-        interval.add(out)
+        if math.isfinite(loss) and math.isfinite(float(out["grad_norm"])):
+            interval.add(out)
+            self.skipped_in_a_row = 0
+        else:
+            self._non_finite(loss, float(out["grad_norm"]))
         self.step.assign_add(1)
         self.examples_seen.assign_add(float(out["examples"]))
+
+    def _non_finite(self, loss: float, grad_norm: float) -> None:
+        """A NaN/Inf loss or gradient: stop (train.on_nonfinite=stop), or count the skipped
+        update and stop after train.max_skipped_in_a_row in a row."""
+        t, step = self.cfg.train, int(self.step.numpy()) + 1
+        last = self.checkpoints.last.latest_checkpoint
+        if t.on_nonfinite == "stop":
+            raise NonFiniteLossError(
+                f"loss is {loss} at step {step}; stopped. The last good checkpoint is {last} "
+                "(try a lower train.optimizer.learning_rate or train.optimizer.clip_norm, or "
+                "train.on_nonfinite=skip)"
+            )
+        self.skipped_steps += 1
+        self.skipped_in_a_row += 1
+        in_a_row = self.skipped_in_a_row
+        log.warning(
+            "step %d: loss %s, gradient norm %s: update skipped (%d in a row)",
+            step,
+            loss,
+            grad_norm,
+            in_a_row,
+        )
+        if in_a_row >= t.max_skipped_in_a_row:
+            raise NonFiniteLossError(
+                f"{in_a_row} steps in a row (to step {step}) had a non-finite loss or gradient "
+                f"(train.max_skipped_in_a_row={t.max_skipped_in_a_row}); stopped. The last "
+                f"checkpoint is {last}"
+            )
 
     def _stop_reason(self, start_time: float) -> str | None:
         t = self.cfg.train
@@ -187,6 +292,8 @@ class Trainer:
         values = interval.summary()
         values["train/learning_rate"] = float(self.optimizer.learning_rate.numpy())
         values["train/epoch"] = self.epoch
+        if self.cfg.train.on_nonfinite == "skip":
+            values["train/skipped_steps"] = float(self.skipped_steps)
         self.logger.scalars(step, values)
         if self.cfg.logger.console_every and step % self.cfg.logger.console_every == 0:
             self.logger.console(step, values)
@@ -211,8 +318,11 @@ class Trainer:
             samples = sample_lines(decoded, self.cfg.train.num_samples)
         return {f"{split_prefix(split)}/{k}": v for k, v in metrics.items()}, samples
 
-    def _validate_and_save(self, step: int) -> str | None:
-        """Validate, save the training state (and the best model); return a stop reason."""
+    def _validate_and_save(self, step: int) -> None:
+        """Validate, save the best model (if better), then the training state.
+
+        In this order, so that a kill between the two leaves a state from before this
+        validation, which a resume repeats with the same outcome."""
         started = time.perf_counter()
         metrics, samples = self.validate("valid")
         self.logger.scalars(step, metrics)
@@ -231,9 +341,10 @@ class Trainer:
             self.plateau.update(value)
         progress = [value if better else best, 0.0 if better else self.progress.numpy()[1] + 1]
         self.progress.assign(progress + self.plateau.state())
-        self.checkpoints.save(step)
+        self.validated_step = step
         if better:
             self.checkpoints.save_best(step)
+        self.save(step)
         log.info(
             "validation at step %d (%.1fs): %s%s",
             step,
@@ -241,7 +352,25 @@ class Trainer:
             " | ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
             " (best)" if better else "",
         )
-        return None
+
+
+class SkipNonFinite:
+    """Stands in for the optimizer inside the train step: applies the update only when every
+    gradient is finite (train.on_nonfinite=skip). The trainer counts the skipped steps from
+    the step's loss and gradient norm; a NaN loss comes with NaN gradients."""
+
+    def __init__(self, optimizer: keras.optimizers.Optimizer) -> None:
+        self.optimizer = optimizer
+
+    def apply_gradients(self, grads_and_vars) -> None:
+        grads_and_vars = list(grads_and_vars)
+        finite = tf.math.is_finite(tf.linalg.global_norm([g for g, _ in grads_and_vars]))
+
+        def apply():
+            self.optimizer.apply_gradients(grads_and_vars)
+            return tf.constant(True)
+
+        tf.cond(finite, apply, lambda: tf.constant(False))
 
 
 def split_prefix(split: str) -> str:
