@@ -9,7 +9,6 @@ import pytest
 import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from model_helpers import randomize_weights
 
 from seq2seq.config.model import ModelConfig
 from seq2seq.errors import ConfigError
@@ -22,6 +21,7 @@ from seq2seq.layers import (
     MaskedGRUEncoder,
     make_attention,
 )
+from tests.model_helpers import randomize_weights
 
 LENGTHS = [5, 2, 1]  # batch of 3, right padded to S = 5
 

@@ -9,11 +9,11 @@ import pytest
 import tensorflow as tf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from model_helpers import Sequence, make_batch, random_model, tiny_config
 
 import seq2seq.layers.masked_gru as masked_gru
 from seq2seq.layers.kernels.build import LIBRARY
 from seq2seq.layers.masked_gru import MaskedBiGRU, MaskedGRU
+from tests.model_helpers import Sequence, make_batch, random_model, tiny_config
 
 TOLERANCE = 1e-5
 IMPLEMENTATIONS = ["tensorflow"] + (["kernel"] if masked_gru.KERNELS is not None else [])

@@ -9,7 +9,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from model_helpers import (
+from omegaconf import OmegaConf
+
+from seq2seq.config import ModelConfig, validate
+from seq2seq.layers.attention_base import Memory
+from seq2seq.model import Seq2Seq, build_model
+from seq2seq.training.losses import masked_cross_entropy_mean
+from tests.model_helpers import (
     BATCH_SPEC,
     SOURCE_VOCAB,
     TARGET_VOCAB,
@@ -18,12 +24,6 @@ from model_helpers import (
     random_model,
     tiny_config,
 )
-from omegaconf import OmegaConf
-
-from seq2seq.config import ModelConfig, validate
-from seq2seq.layers.attention_base import Memory
-from seq2seq.model import Seq2Seq, build_model
-from seq2seq.training.losses import masked_cross_entropy_mean
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "model"
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from keras import ops
-from model_helpers import Probe, Sequence, invariance_errors, random_model, tiny_config
+
+from tests.model_helpers import Probe, Sequence, invariance_errors, random_model, tiny_config
 
 TOLERANCE = 1e-5
 MAX_LEN = 6  # real lengths; padded lengths stay <= MAX_LEN + 2

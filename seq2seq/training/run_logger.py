@@ -57,12 +57,6 @@ class RunLogger:
             with self.writer.as_default(step=step):
                 tf.summary.text(tag, "\n\n".join(lines))
 
-    def image(self, step: int, tag: str, image) -> None:
-        """`image`: uint8 array (H, W, C)."""
-        if self.writer is not None:
-            with self.writer.as_default(step=step):
-                tf.summary.image(tag, image[None])
-
     def console(self, step: int, values: dict[str, float]) -> None:
         """One human-readable line: step, loss, accuracy, lr, tokens/s, ETA."""
         if self.start_step is None:
