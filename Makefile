@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 # compiler works, build.py says so and the layer uses plain TensorFlow ops (slower, same numbers).
 KERNEL := seq2seq/layers/kernels/_gru_sequence.so
 $(KERNEL): seq2seq/layers/kernels/gru_sequence.cc seq2seq/layers/kernels/build.py $(STAMP)
-	$(BIN)/python -m seq2seq.layers.kernels.build
+	$(BIN)/python seq2seq/layers/kernels/build.py
 
 install: $(STAMP) $(KERNEL)
 

@@ -91,7 +91,8 @@ def test_translate_end_to_end(smoke_run_copy, run):
 @pytest.fixture(scope="module")
 def exported(smoke_run, tmp_path_factory) -> dict:
     """`seq2seq-export decode=beam5` of a copy of the smoke run, then the SavedModel run on
-    LINES by plain TensorFlow in a subprocess that never imports seq2seq."""
+    LINES (and on LINES upper-cased) by plain TensorFlow in a subprocess that never imports
+    seq2seq."""
     run_dir = tmp_path_factory.mktemp("export") / "run"
     shutil.copytree(smoke_run.run_dir, run_dir)
     proc = run_verb("export", f"run_dir={run_dir}", "decode=beam5")
@@ -100,7 +101,7 @@ def exported(smoke_run, tmp_path_factory) -> dict:
     script = (
         "import json, sys, tensorflow as tf, tensorflow_text\n"
         "f = tf.saved_model.load(sys.argv[1]).signatures['serving_default']\n"
-        f"result = f(tf.constant({LINES!r}))\n"
+        f"result = f(tf.constant({LINES + [line.upper() for line in LINES]!r}))\n"
         "assert not any(m.startswith('seq2seq') for m in sys.modules)\n"
         "print(json.dumps({\n"
         "    'translations': [s.decode('utf-8') for s in result['translations'].numpy()],\n"
@@ -109,7 +110,13 @@ def exported(smoke_run, tmp_path_factory) -> dict:
     )
     loaded = run_python(script, str(run_dir / "export"))
     assert loaded.returncode == 0, loaded.stderr[-2000:]
-    return json.loads(loaded.stdout.splitlines()[-1])
+    out = json.loads(loaded.stdout.splitlines()[-1])
+    count = len(LINES)
+    return {
+        "translations": out["translations"][:count],
+        "scores": out["scores"][:count],
+        "upper_translations": out["translations"][count:],
+    }
 
 
 def test_export_end_to_end_matches_translate(exported, run):
@@ -120,6 +127,11 @@ def test_export_end_to_end_matches_translate(exported, run):
     assert exported["translations"] == [nbest[0].text for nbest in expected]
     assert exported["scores"] == pytest.approx([nbest[0].score for nbest in expected], abs=1e-4)
     assert all(s < 0 for s, line in zip(exported["scores"], LINES) if line.strip())
+
+
+def test_export_case_folds_like_training(exported):
+    """The source SentencePiece model case-folds (tokenizer g2p: nmt_nfkc_cf), in the graph too."""
+    assert exported["upper_translations"] == exported["translations"]
 
 
 # --- start-up errors ----------------------------------------------------------------------

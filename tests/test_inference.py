@@ -39,6 +39,22 @@ def test_translate_n_best(run):
         assert len(nbest) == 3 and scores == sorted(scores, reverse=True)
 
 
+def test_upper_case_input_reads_like_lower_case(run, caplog):
+    """The source model case-folds (tokenizer g2p: nmt_nfkc_cf): `Hello` reads as `hello`."""
+    lines = ["abc", "hgfedcba", "bad"]
+    lower = [r[0].text for r in translate_lines(run, lines, DecodeConfig())]
+    mixed = [r[0].text for r in translate_lines(run, ["ABC", "HgFeDcBa", "Bad"], DecodeConfig())]
+    assert mixed == lower and all(lower)
+    assert "unknown" not in caplog.text
+
+
+def test_unknown_pieces_are_reported_or_rejected(run, caplog):
+    translate_lines(run, ["abc", "xyz", "ab"], DecodeConfig())
+    assert "1 input line(s) have pieces unknown to the model (lines 2)" in caplog.text
+    with pytest.raises(DataError, match=r"unknown to the model \(lines 2, 3\); strict=false"):
+        translate_lines(run, ["abc", "xa", "qq"], DecodeConfig(), strict=True)
+
+
 def test_over_long_input_truncated_or_rejected(run, caplog):
     long_line = "ab" * 40
     assert len(translate_lines(run, [long_line], DecodeConfig())) == 1

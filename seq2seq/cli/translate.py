@@ -37,7 +37,7 @@ def translate(cfg: TranslateRunConfig, stdin: BinaryIO, stdout: TextIO) -> None:
     else:
         lines = read_lines(stdin, "<stdin>")
     run = load_run(cfg.run_dir, cfg.checkpoint)
-    results = translate_lines(run, lines, cfg.decode, cfg.long_input, cfg.progress)
+    results = translate_lines(run, lines, cfg.decode, cfg.long_input, cfg.progress, cfg.strict)
     with_scores = cfg.scores or cfg.decode.n_best > 1
     text = "".join(line + "\n" for line in format_output(results, with_scores))
     if cfg.output:

@@ -125,8 +125,18 @@ class SideTokenizerConfig:
     add_dummy_prefix: bool = True
     # Spell unknown characters as UTF-8 byte pieces instead of <unk>.
     byte_fallback: bool = False
+    # SentencePiece's text normalisation, stored in the model, so training, evaluate,
+    # translate and the exported SavedModel apply the same one: nmt_nfkc (SentencePiece's
+    # default) | nfkc | nmt_nfkc_cf / nfkc_cf (also case-folded) | identity.
+    normalization_rule_name: str = "nmt_nfkc"
 
     def __post_init__(self) -> None:
+        rules = ("nmt_nfkc", "nfkc", "nmt_nfkc_cf", "nfkc_cf", "identity")
+        if self.normalization_rule_name not in rules:
+            raise ConfigError(
+                f"tokenizer normalization_rule_name must be one of {rules}, "
+                f"got {self.normalization_rule_name!r}"
+            )
         if self.model_type not in ("unigram", "bpe", "char", "word"):
             raise ConfigError(
                 f"tokenizer model_type must be unigram, bpe, char or word, got {self.model_type!r}"

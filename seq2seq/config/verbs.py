@@ -94,6 +94,9 @@ class TranslateRunConfig:
     long_input: str = "truncate"
     # `index ||| hypothesis ||| score` lines (all decode.n_best of them); implied by n_best > 1.
     scores: bool = False
+    # Input lines with pieces unknown to the model (<unk>) are reported with a warning; with
+    # strict=true they are an error.
+    strict: bool = False
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     task_name: str = "translate"
     # Progress bars on stderr (rate, ETA) when stderr is a terminal.

@@ -122,6 +122,7 @@ def _train(
             character_coverage=side.character_coverage,
             add_dummy_prefix=side.add_dummy_prefix,
             byte_fallback=side.byte_fallback,
+            normalization_rule_name=side.normalization_rule_name,
             pad_id=PAD_ID,
             unk_id=UNK_ID,
             bos_id=BOS_ID,

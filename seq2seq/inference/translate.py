@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from typing import BinaryIO
 
 from seq2seq.config import DecodeConfig
+from seq2seq.constants import UNK_ID
 from seq2seq.decoding import Hypothesis, decode_sources
 from seq2seq.errors import DataError
 from seq2seq.runs.load import LoadedRun
@@ -23,6 +24,20 @@ def read_lines(stream: BinaryIO, name: str) -> list[str]:
                 f"{name}, line {number}: not UTF-8 ({exc.reason} at byte {exc.start})"
             ) from None
     return lines
+
+
+def check_unknown(run: LoadedRun, lines: list[str], strict: bool) -> None:
+    """Warn about (or, `strict`, reject) lines with pieces the source model does not know."""
+    unknown = [
+        i for i, ids in enumerate(run.tokenizers.source.encode(lines), start=1) if UNK_ID in ids
+    ]
+    if not unknown:
+        return
+    where = ", ".join(map(str, unknown[:5])) + (" …" if len(unknown) > 5 else "")
+    message = f"{len(unknown)} input line(s) have pieces unknown to the model (lines {where})"
+    if strict:
+        raise DataError(message + "; strict=false translates them anyway")
+    log.warning("%s: their outputs are unreliable", message)
 
 
 def check_lengths(run: LoadedRun, lines: list[str], long_input: str) -> None:
@@ -48,15 +63,18 @@ def translate_lines(
     decode_cfg: DecodeConfig,
     long_input: str = "truncate",
     progress: bool = False,
+    strict: bool = False,
 ) -> list[list[Hypothesis]]:
     """n-best hypotheses per line; an empty (or blank) line gets one empty hypothesis.
 
     Lines are lower-cased when the run's data was (`data.lowercase`), as in the export.
-    `progress`: a bar on stderr over the decoded lines when stderr is a terminal.
+    `progress`: a bar on stderr over the decoded lines when stderr is a terminal. Lines with
+    pieces unknown to the model are reported (`strict`: an error).
     """
     if run.cfg.data.lowercase:
         lines = [line.lower() for line in lines]
     check_lengths(run, lines, long_input)
+    check_unknown(run, lines, strict)
     todo = [i for i, line in enumerate(lines) if line.strip()]
     decoded = (
         decode_sources(

@@ -1,6 +1,6 @@
 """Build the fused GRU kernel (`gru_sequence.cc`) against the installed TensorFlow.
 
-    .venv/bin/python -m seq2seq.layers.kernels.build      # `make` runs this after installing
+    .venv/bin/python seq2seq/layers/kernels/build.py      # `make` runs this after installing
 
 Writes `_gru_sequence.so` next to this file (not in git). Needs a C++17 compiler (`g++`, or
 $CXX) and the headers that the TensorFlow wheel ships. `seq2seq.layers.masked_gru` loads the
