@@ -5,6 +5,7 @@ with debug=smoke) and every option of every config group the verbs use; the Hydr
 directories, launchers) is resolved too.
 """
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,15 @@ def group_options() -> list[tuple[str, str, str]]:
 
 def test_every_verb_config_has_a_schema():
     assert set(VERBS) == set(SCHEMAS) == {"prepare", "train", "evaluate", "translate", "export"}
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_verb_config_lists_every_schema_field(verb):
+    """A schema field missing from the yaml can't be overridden as `key=value` (Hydra's struct
+    mode refuses it), though the schema has a default: every field must be in the config."""
+    cfg, _ = compose(verb)
+    missing = {f.name for f in dataclasses.fields(SCHEMAS[verb])} - set(cfg.keys())
+    assert not missing, f"conf/{verb}.yaml lacks {sorted(missing)}"
 
 
 @pytest.mark.parametrize("verb", VERBS)
