@@ -116,6 +116,22 @@ def test_resume_with_a_different_model_is_refused(smoke_run, smoke_run_copy):
         fit(cfg, smoke_run_copy)
 
 
+def test_resume_with_the_other_determinism_is_refused(smoke_run, smoke_run_copy):
+    """The smoke run is deterministic; its data-iterator checkpoint does not restore without."""
+    cfg = smoke_run.cfg
+    assert cfg.train.deterministic
+    cfg = replace(cfg, train=replace(cfg.train, deterministic=False))
+    with pytest.raises(RunDirError, match="train.deterministic: True there, False now"):
+        fit(cfg, smoke_run_copy)
+
+
+def test_a_run_stopped_before_its_first_step_ends_cleanly(tmp_path, caplog):
+    cfg = tiny_train_config(tmp_path, "train.max_minutes=1e-9")
+    metrics = fit(cfg, tmp_path / "run")
+    assert metrics["steps"] == 0 and "best_checkpoint" not in metrics
+    assert "no training step was run" in caplog.text
+
+
 def test_stops_after_max_epochs(tmp_path, no_final_evaluation):
     cfg = tiny_train_config(
         tmp_path,

@@ -18,7 +18,8 @@ from seq2seq.files import atomic_write_text
 
 RUN_CONFIG = "run_config.yaml"
 # Sections that define what a run *is*: resuming with different values would mix two runs.
-IDENTITY_SECTIONS = ("data", "tokenizer", "model", "task")
+# train.deterministic too: a data-iterator checkpoint of one mode does not restore in the other.
+IDENTITY_SECTIONS = ("data", "tokenizer", "model", "task", "train.deterministic")
 
 
 class RunDir:
@@ -89,7 +90,8 @@ def store_or_check_run_config(path: Path, cfg: Any) -> bool:
 
     Returns True when the run directory already held this run (a resume). Differences in
     `train`, `logger`, `decode` (e.g. a larger max_steps) are allowed; differences in what
-    defines the run (data, tokenizer, model, task) raise RunDirError naming the first key.
+    defines the run (data, tokenizer, model, task, train.deterministic) raise RunDirError naming
+    the first key.
     """
     new = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
     if not path.exists():
@@ -97,7 +99,7 @@ def store_or_check_run_config(path: Path, cfg: Any) -> bool:
         return False
     old = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
     for section in IDENTITY_SECTIONS:
-        diff = _first_difference(old.get(section), new.get(section), section)
+        diff = _first_difference(_get(old, section), _get(new, section), section)
         if diff:
             raise RunDirError(
                 f"{path.parent} holds a different run ({diff}); use a new hydra.run.dir "
@@ -105,6 +107,13 @@ def store_or_check_run_config(path: Path, cfg: Any) -> bool:
             )
     atomic_write_text(path, OmegaConf.to_yaml(new))
     return True
+
+
+def _get(config: dict, dotted: str) -> Any:
+    """config["a"]["b"] for "a.b" (None where a level is missing)."""
+    for key in dotted.split("."):
+        config = config.get(key) if isinstance(config, dict) else None
+    return config
 
 
 def _first_difference(old: Any, new: Any, key: str) -> str | None:

@@ -69,7 +69,10 @@ def _fit(cfg: TrainRunConfig, run_dir: RunDir, preemption: Preemption) -> dict:
     )
     summary = trainer.run()
     preemption.phase = "the final evaluation (training is complete)"
-    summary.update(final_evaluation(trainer))
+    if summary["steps"] > 0:
+        summary.update(final_evaluation(trainer))
+    else:  # e.g. train.max_minutes already used up: there is no checkpoint to evaluate
+        log.warning("no training step was run (%s): no final evaluation", summary["stop_reason"])
     summary.update(
         parameters=model.count_params(), git=commit, real_tokens_per_sec=_mean_train_rate(run_dir)
     )
