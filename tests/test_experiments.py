@@ -3,9 +3,6 @@
 The runs are marked slow: `make test-slow`."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,11 +11,11 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from seq2seq.config import TrainRunConfig, validate
+from tests.cli_helpers import run_verb
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
-BIN = Path(sys.executable).parent
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
@@ -66,18 +63,7 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 @pytest.mark.slow
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_runs_with_smoke(experiment, tmp_path):
-    proc = subprocess.run(
-        [
-            str(BIN / "seq2seq-train"),
-            f"experiment={experiment}",
-            "debug=smoke",
-            f"hydra.run.dir={tmp_path}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    )
+    proc = run_verb("train", f"experiment={experiment}", "debug=smoke", f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["steps"] == 20 and "best/test/wer" in metrics
@@ -85,21 +71,15 @@ def test_experiment_runs_with_smoke(experiment, tmp_path):
 
 @pytest.mark.slow
 def test_local_launcher_sweep(tmp_path):
-    proc = subprocess.run(
-        [
-            str(BIN / "seq2seq-train"),
-            "-m",
-            "hydra/launcher=local",
-            "experiment=g2p_cmudict",
-            "debug=smoke",
-            "train.num_threads=1",
-            "model.dropout=0.0,0.3",
-            f"hydra.sweep.dir={tmp_path}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    proc = run_verb(
+        "train",
+        "-m",
+        "hydra/launcher=local",
+        "experiment=g2p_cmudict",
+        "debug=smoke",
+        "train.num_threads=1",
+        "model.dropout=0.0,0.3",
+        f"hydra.sweep.dir={tmp_path}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     for job in ("0", "1"):
