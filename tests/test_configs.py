@@ -161,18 +161,22 @@ def test_decode_greedy_requires_beam_one():
         DecodeConfig(strategy="greedy", beam_size=4)
 
 
+CKPT = r"^checkpoint must be best, last or average:N with N >= 1, got "
+
+
 @pytest.mark.parametrize(
     "verb, override, message",
     [
         ("evaluate", "split=dev", r"^split must be train, valid or test, got 'dev'$"),
-        ("evaluate", "checkpoint=first", r"^checkpoint must be best or last, got 'first'$"),
+        ("evaluate", "checkpoint=first", CKPT + r"'first'$"),
         ("evaluate", "plot_attention=-1", r"^plot_attention must be >= 0, got -1$"),
         ("evaluate", "plot_attention=some", r"^config key 'plot_attention': Value 'some' "),
         ("translate", "long_input=drop", r"^long_input must be truncate or reject, got 'drop'$"),
-        ("translate", "checkpoint=newest", r"^checkpoint must be best or last, got 'newest'$"),
+        ("translate", "checkpoint=newest", CKPT + r"'newest'$"),
         ("translate", "scores=maybe", r"^config key 'scores': Value 'maybe' is not a valid bool"),
         ("translate", "+beam=5", r"^config key 'beam': Key 'beam' not in 'TranslateRunConfig'$"),
-        ("export", "checkpoint=all", r"^checkpoint must be best or last, got 'all'$"),
+        ("export", "checkpoint=all", CKPT + r"'all'$"),
+        ("evaluate", "checkpoint=average:0", CKPT + r"'average:0'$"),
         ("export", "decode.beam_size=wide", r"^config key 'decode\.beam_size': Value 'wide'"),
         ("export", "decode.n_best=2", r"decode\.n_best \(2\) must be <= decode\.beam_size \(1\)"),
         ("train", "task=summarization", r"^task must be g2p or translation, got 'summarization'"),

@@ -107,3 +107,30 @@ def test_mismatched_tokenizer_is_a_clear_error(smoke_run_copy):
     )
     with pytest.raises(RunDirError, match="does not match this model"):
         load_run(copy)
+
+
+def test_checkpoint_average_is_the_mean_of_the_last_checkpoints(smoke_run):
+    import numpy as np
+    import tensorflow as tf
+
+    from seq2seq.runs.checkpoints import _load_weights
+
+    averaged = load_run(smoke_run.run_dir, "average:2")
+    paths = tf.train.get_checkpoint_state(str(averaged.run_dir.checkpoints / "last"))
+    paths = list(paths.all_model_checkpoint_paths)[-2:]
+    assert averaged.checkpoint == "average:2 of " + ", ".join(p.rsplit("/", 1)[1] for p in paths)
+    model = load_run(smoke_run.run_dir, "last").model
+    weights = []
+    for path in paths:
+        _load_weights(model, path)
+        weights.append([w.numpy() for w in model.weights])
+    expected = [(a.astype(np.float64) + b) / 2 for a, b in zip(*weights)]
+    got = [w.numpy() for w in averaged.model.weights]
+    assert any(not np.array_equal(a, b) for a, b in zip(*weights))  # two different states
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-7)
+    single = load_run(smoke_run.run_dir, "average:1").model
+    for a, b in zip(single.weights, model.weights):  # model holds the newest checkpoint
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(RunDirError, match=r"average:99 needs 99 checkpoints in .*last, found"):
+        load_run(smoke_run.run_dir, "average:99")

@@ -15,9 +15,17 @@ from seq2seq.config.model import ModelConfig
 from seq2seq.config.train import LoggerConfig, PathsConfig, TrainConfig
 from seq2seq.errors import ConfigError
 
-CHECKPOINTS = ("best", "last")
 LONG_INPUT = ("truncate", "reject")
 TASKS = ("g2p", "translation")
+
+
+def check_checkpoint(value: str) -> None:
+    """`best`, `last` or `average:N` (the mean weights of the last N checkpoints, N >= 1)."""
+    if value in ("best", "last"):
+        return
+    count = value.removeprefix("average:") if isinstance(value, str) else ""
+    if not (count.isdigit() and int(count) >= 1):
+        raise ConfigError(f"checkpoint must be best, last or average:N with N >= 1, got {value!r}")
 
 
 def check_choice(key: str, value: object, allowed: tuple[str, ...]) -> None:
@@ -67,7 +75,8 @@ class EvaluateRunConfig:
 
     run_dir: str = MISSING  # a training run directory
     split: str = "test"  # train | valid | test
-    checkpoint: str = "best"  # best | last
+    # best | last | average:N (the mean weights of the last N checkpoints in checkpoints/last)
+    checkpoint: str = "best"
     # Attention heatmaps of the first N sentences (0 = none).
     plot_attention: int = 3
     decode: DecodeConfig = field(default_factory=DecodeConfig)
@@ -77,7 +86,7 @@ class EvaluateRunConfig:
 
     def __post_init__(self) -> None:
         check_choice("split", self.split, SPLITS)
-        check_choice("checkpoint", self.checkpoint, CHECKPOINTS)
+        check_checkpoint(self.checkpoint)
         if self.plot_attention < 0:
             raise ConfigError(f"plot_attention must be >= 0, got {self.plot_attention}")
 
@@ -103,7 +112,7 @@ class TranslateRunConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        check_choice("checkpoint", self.checkpoint, CHECKPOINTS)
+        check_checkpoint(self.checkpoint)
         check_choice("long_input", self.long_input, LONG_INPUT)
 
 
@@ -118,7 +127,7 @@ class ExportRunConfig:
     task_name: str = "export"
 
     def __post_init__(self) -> None:
-        check_choice("checkpoint", self.checkpoint, CHECKPOINTS)
+        check_checkpoint(self.checkpoint)
 
 
 SCHEMAS: dict[str, type] = {

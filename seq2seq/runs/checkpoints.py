@@ -116,12 +116,46 @@ def random_states(model: tf.Module) -> tf.train.Checkpoint:
 
 
 def restore_model(model: tf.Module, checkpoints_dir: Path, which: str = "best") -> str:
-    """Load model weights from `checkpoints/best` (or `last`); raise RunDirError if absent."""
+    """Load model weights from `checkpoints/best`, `last`, or `average:N` (the mean of the last
+    N checkpoints in `last/`); raise RunDirError if absent. Returns what was loaded."""
+    if which.startswith("average:"):
+        return average_model(model, checkpoints_dir / "last", int(which.removeprefix("average:")))
     path = tf.train.latest_checkpoint(str(checkpoints_dir / which))
     if path is None and which == "best":
         path = tf.train.latest_checkpoint(str(checkpoints_dir / "last"))
     if path is None:
         raise RunDirError(f"no checkpoint in {checkpoints_dir} (was the run trained?)")
+    _load_weights(model, path)
+    return path
+
+
+def average_model(model: tf.Module, last_dir: Path, count: int) -> str:
+    """Set the model's weights to the mean of the newest `count` checkpoints in `last_dir`
+    (checkpoint averaging: a cheap ensemble of the end of training). Returns a description
+    `average:N of ckpt-a, ckpt-b, ...`."""
+    state = tf.train.get_checkpoint_state(str(last_dir))
+    paths = list(state.all_model_checkpoint_paths)[-count:] if state else []
+    if len(paths) < count:
+        raise RunDirError(
+            f"checkpoint=average:{count} needs {count} checkpoints in {last_dir}, found "
+            f"{len(paths)} (train with train.keep_checkpoints>={count} and train.save_every)"
+        )
+    total = None
+    for path in paths:
+        _load_weights(model, path)
+        values = [w.numpy() for w in model.weights]
+        dtypes = [v.dtype for v in values]
+        values = [v.astype("float64") for v in values]
+        total = values if total is None else [t + v for t, v in zip(total, values)]
+    for weight, value, dtype in zip(model.weights, total, dtypes):
+        weight.assign((value / count).astype(dtype))
+    names = ", ".join(Path(p).name for p in paths)
+    log.info("averaged %d checkpoints: %s", count, names)
+    return f"average:{count} of {names}"
+
+
+def _load_weights(model: tf.Module, path: str) -> None:
+    """Restore the model part of checkpoint `path`; RunDirError if it does not match."""
     try:
         tf.train.Checkpoint(model=model).restore(
             path
@@ -129,4 +163,3 @@ def restore_model(model: tf.Module, checkpoints_dir: Path, which: str = "best") 
     except Exception as exc:  # noqa: BLE001
         reason = str(exc).strip().splitlines()[0][:200]
         raise RunDirError(f"checkpoint {path} does not match this model ({reason})") from None
-    return path
