@@ -26,9 +26,9 @@ def evaluate(cfg: EvaluateRunConfig, out_dir: Path) -> dict:
     """Decode and score `cfg.split` of the run; write the files to `out_dir`; return the
     report (also `out_dir/metrics.json`)."""
     from seq2seq.inference.evaluate import evaluate_run
-    from seq2seq.runs.load import load_run
+    from seq2seq.runs.load import load_ensemble
 
-    run = load_run(cfg.run_dir, cfg.checkpoint)
+    run = load_ensemble(cfg.run_dir, cfg.ensemble, cfg.checkpoint)
     return evaluate_run(run, cfg.split, cfg.decode, out_dir, cfg.plot_attention, cfg.progress)
 
 

@@ -27,7 +27,7 @@ def translate(cfg: TranslateRunConfig, stdin: BinaryIO, stdout: TextIO) -> None:
     """Translate `cfg.input` (or `stdin`) into `cfg.output` (written whole, or not at all) or
     `stdout`."""
     from seq2seq.inference.translate import format_output, read_lines, translate_lines
-    from seq2seq.runs.load import load_run
+    from seq2seq.runs.load import load_ensemble
 
     if cfg.input:
         if not Path(cfg.input).is_file():
@@ -36,7 +36,7 @@ def translate(cfg: TranslateRunConfig, stdin: BinaryIO, stdout: TextIO) -> None:
             lines = read_lines(f, cfg.input)
     else:
         lines = read_lines(stdin, "<stdin>")
-    run = load_run(cfg.run_dir, cfg.checkpoint)
+    run = load_ensemble(cfg.run_dir, cfg.ensemble, cfg.checkpoint)
     results = translate_lines(run, lines, cfg.decode, cfg.long_input, cfg.progress, cfg.strict)
     with_scores = cfg.scores or cfg.decode.n_best > 1
     text = "".join(line + "\n" for line in format_output(results, with_scores))

@@ -77,6 +77,8 @@ class EvaluateRunConfig:
     split: str = "test"  # train | valid | test
     # best | last | average:N (the mean weights of the last N checkpoints in checkpoints/last)
     checkpoint: str = "best"
+    # Other run directories decoded with run_dir as one ensemble (log-probs averaged per step).
+    ensemble: list[str] = field(default_factory=list)
     # Attention heatmaps of the first N sentences (0 = none).
     plot_attention: int = 3
     decode: DecodeConfig = field(default_factory=DecodeConfig)
@@ -99,6 +101,8 @@ class TranslateRunConfig:
     input: str | None = None  # a file; None = stdin
     output: str | None = None  # a file; None = stdout
     checkpoint: str = "best"
+    # Other run directories decoded with run_dir as one ensemble (log-probs averaged per step).
+    ensemble: list[str] = field(default_factory=list)
     # Sources longer than the run's data.max_source_length: truncate (with a warning) | reject.
     long_input: str = "truncate"
     # `index ||| hypothesis ||| score` lines (all decode.n_best of them); implied by n_best > 1.

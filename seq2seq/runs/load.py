@@ -37,3 +37,28 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
     build_variables(model)
     checkpoint = restore_model(model, run.checkpoints, which)
     return LoadedRun(cfg, tokenizers, model, checkpoint, run)
+
+
+def load_ensemble(run_dir: str | Path, others: list[str], which: str = "best") -> LoadedRun:
+    """`run_dir` with the runs `others` as one model (`seq2seq.decoding.Ensemble`: log-probs
+    averaged per step). The config and tokenizers are `run_dir`'s; every run must have the same
+    tokenizer files (RunDirError naming the first that differs). No `others`: `load_run`."""
+    from seq2seq.decoding import Ensemble
+
+    first = load_run(run_dir, which)
+    if not others:
+        return first
+    members = [first] + [load_run(other, which) for other in others]
+    for member in members[1:]:
+        if _tokenizer_files(member.run_dir) != _tokenizer_files(first.run_dir):
+            raise RunDirError(
+                f"ensemble: {member.run_dir.tokenizer} differs from {first.run_dir.tokenizer} "
+                "(members must be trained with the same tokenizers)"
+            )
+    checkpoints = "; ".join(f"{m.run_dir}: {m.checkpoint}" for m in members)
+    model = Ensemble([m.model for m in members])
+    return LoadedRun(first.cfg, first.tokenizers, model, checkpoints, first.run_dir)
+
+
+def _tokenizer_files(run: RunDir) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(run.tokenizer.iterdir()) if p.is_file()}
