@@ -11,11 +11,13 @@ from seq2seq.data.corpora import (
     assign_split,
     hash_fraction,
     load_corpora,
+    normalize_for_split,
     read_cmudict,
     read_parallel_text,
     read_tsv,
 )
 from seq2seq.errors import ConfigError, DataError
+from tests.cli_helpers import compose_verb
 
 MINI_CMUDICT = """\
 aalborg AO1 L B AO0 R G # place, danish
@@ -84,6 +86,37 @@ def test_split_is_a_stable_hash_of_the_source():
     counts = Counter(assign_split(f"w{i}", fractions) for i in range(20000))
     assert abs(counts["valid"] / 20000 - 0.05) < 0.01
     assert assign_split("anything", {"train": 0.0, "valid": 0.0, "test": 1.0}) == "test"
+
+
+def test_normalized_split_keeps_case_and_punctuation_variants_together(tmp_path):
+    assert normalize_for_split("¿Qué  hora ES?") == "qué hora es"
+    variants = ["¿Qué hora es?", "¿qué hora es?", "Qué hora es", "¡Qué hora es!"]
+    rows = [f"What time is it? {i}\t{v} {n}\n" for n in range(300) for i, v in enumerate(variants)]
+    path = write(tmp_path / "pairs.tsv", "".join(rows))
+    fractions = {"train": 0.5, "valid": 0.25, "test": 0.25}
+    cfg = DataConfig(format="tsv", train=SplitFiles(path=str(path)), source_column=1)
+    for split_by, groups_split in (("source", False), ("normalized_source", True)):
+        corpora = load_corpora(
+            DataConfig(**{**vars(cfg), "split_by": split_by, "split_fractions": fractions})
+        )
+        where = {normalize_for_split(s): set() for c in corpora.values() for s in c.sources}
+        for name, corpus in corpora.items():
+            for source in corpus.sources:
+                where[normalize_for_split(source)].add(name)
+        assert all(len(splits) == 1 for splits in where.values()) == groups_split
+        assert sum(len(c) for c in corpora.values()) == len(rows)
+
+
+def test_shipped_tatoeba_split_is_fixed_and_has_no_test_source_in_training():
+    """conf/data/tatoeba_spa_eng.yaml: Spanish (column 1) -> English, 96/2/2 by normalised
+    source; the sizes are pinned (a changed file or split would change recorded scores)."""
+    cfg = validate(compose_verb("prepare", "data=tatoeba_spa_eng"), PrepareRunConfig).data
+    corpora = load_corpora(cfg)
+    assert {s: len(c) for s, c in corpora.items()} == {"train": 114195, "valid": 2360, "test": 2409}
+    normalized = {s: {normalize_for_split(x) for x in c.sources} for s, c in corpora.items()}
+    assert not normalized["test"] & (normalized["train"] | normalized["valid"])
+    assert not normalized["valid"] & normalized["train"]
+    assert ("¿Entendiste?", "Got it?") in zip(corpora["test"].sources, corpora["test"].targets)
 
 
 def test_explicit_split_is_read_and_the_others_are_cut(toy_files, toy_corpus, tmp_path):
@@ -192,6 +225,7 @@ def test_empty_training_split_is_an_error(tmp_path):
             "data.valid.target",
         ),
         ({"bucket_boundaries": [8, 4]}, "data.bucket_boundaries"),
+        ({"split_by": "target"}, "data.split_by"),
     ],
 )
 def test_data_config_cross_field_rules(data, key):

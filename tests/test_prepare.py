@@ -75,6 +75,16 @@ def test_stats_json_has_the_documented_fields(toy_files, tmp_path):
     assert "bucketed" in format_table(stats) and "random" in format_table(stats)
 
 
+def test_auto_vocab_size_is_recorded_as_the_size_used(toy_files, tmp_path):
+    overrides = toy_overrides(toy_files) + [
+        "tokenizer.source.vocab_size=auto",
+        "tokenizer.target.vocab_size=auto",
+    ]
+    stats = prepare(prepare_config(*overrides), tmp_path)
+    assert stats["tokenizer"]["source_vocab_size"] == 12  # 8 letters + 4 specials
+    assert stats["tokenizer"]["target_vocab_size"] == 12  # 8 phonemes + 4 specials
+
+
 def test_rerun_is_idempotent_and_never_overwrites_another_run(toy_files, tmp_path):
     overrides = toy_overrides(toy_files)
     first = prepare(prepare_config(*overrides), tmp_path)

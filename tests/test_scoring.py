@@ -6,7 +6,14 @@ import sys
 
 import pytest
 
-from seq2seq.evaluation import per, reference_streams, score, translation_scores, wer
+from seq2seq.evaluation import (
+    per,
+    reference_streams,
+    score,
+    score_with_signatures,
+    translation_scores,
+    wer,
+)
 
 G2P_HYPOTHESES = ["K AE T", "D AO  G", "B ER D", "F IH SH"]
 G2P_REFERENCES = [["K AE T"], ["D AA G", "D AO G"], ["B ER D Z"], ["F IY SH", "F IH SH"]]
@@ -109,3 +116,9 @@ def test_score_dispatches_on_task():
     assert all(isinstance(value, float) for value in translation.values())
     with pytest.raises(ValueError):
         score("summarization", HYPOTHESES, [[ref] for ref in REFERENCES_1])
+    assert score_with_signatures("g2p", G2P_HYPOTHESES, G2P_REFERENCES)[1] == {}
+    scores, signatures = score_with_signatures(
+        "translation", HYPOTHESES, [[r] for r in REFERENCES_1]
+    )
+    assert scores == translation and set(signatures) == {"bleu", "chrf", "ter"}
+    assert signatures["bleu"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:")

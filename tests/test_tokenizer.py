@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from omegaconf import OmegaConf
 
-from seq2seq.config import TokenizerConfig, validate
+from seq2seq.config import SideTokenizerConfig, TokenizerConfig, validate
 from seq2seq.data.corpora import Corpus, read_cmudict
 from seq2seq.data.tokenizer import (
     BOS_ID,
@@ -77,7 +77,7 @@ def test_too_large_vocab_names_the_key_and_the_maximum(
     with pytest.raises(
         ConfigError,
         match=rf"^tokenizer\.{name}\.vocab_size=200 is too large for "
-        rf"this corpus: set it to at most {maximum}$",
+        rf"this corpus: set it to at most {maximum} \(or vocab_size=auto\)$",
     ):
         train_tokenizers(cfg, toy_corpus)
 
@@ -161,3 +161,30 @@ def test_load_or_train_trains_and_saves_when_empty(toy_tokenizer_config, toy_cor
 def test_missing_model_is_a_run_dir_error(tmp_path):
     with pytest.raises(RunDirError, match=rf"{tmp_path}/source\.model: tokenizer model not found"):
         load_tokenizers(tmp_path)
+
+
+@pytest.mark.parametrize("model_type", ["unigram", "bpe", "word", "char"])
+def test_auto_vocab_size_is_the_largest_the_corpus_allows(toy_corpus, model_type):
+    """auto trains the largest model; one piece more is refused with that size as maximum."""
+    auto = TokenizerConfig(
+        shared=True, source=SideTokenizerConfig(model_type=model_type, vocab_size="auto")
+    )
+    corpus = Corpus(sources=toy_corpus.targets[:200], targets=toy_corpus.targets[:200])
+    largest = train_tokenizers(auto, corpus).source.vocab_size
+    if model_type in ("word", "char"):  # 8 phonemes; their 8 letters + "▁"; + 4 specials
+        assert largest == {"word": 12, "char": 13}[model_type]
+    exact = side(auto, "source", vocab_size=largest)
+    assert train_tokenizers(exact, corpus).source.vocab_size == largest
+    with pytest.raises(ConfigError, match=rf"set it to at most {largest} "):
+        train_tokenizers(side(auto, "source", vocab_size=largest + 1), corpus)
+
+
+def test_auto_vocab_size_resumes_and_is_validated(toy_tokenizer_config, toy_corpus, tmp_path):
+    auto = side(toy_tokenizer_config, "target", vocab_size="auto")
+    trained = load_or_train_tokenizers(auto, toy_corpus, tmp_path)
+    assert trained.target.vocab_size == 12
+    nothing = Corpus(sources=[], targets=[])  # training on it would fail: must load
+    assert load_or_train_tokenizers(auto, nothing, tmp_path).target.vocab_size == 12
+    bad = OmegaConf.create({"source": {"vocab_size": "large"}})
+    with pytest.raises(ConfigError, match="vocab_size must be an integer or auto, got 'large'"):
+        validate(bad, TokenizerConfig)

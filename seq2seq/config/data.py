@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from seq2seq.errors import ConfigError
 
 SPLITS = ("train", "valid", "test")
+SPLIT_BY = ("source", "normalized_source")
+AUTO = "auto"  # tokenizer vocab_size: the largest size the corpus allows
 
 
 @dataclass
@@ -34,6 +36,10 @@ class DataConfig:
         default_factory=lambda: {"train": 0.9, "valid": 0.05, "test": 0.05}
     )
     split_seed: int = 0
+    # What is hashed to cut a split: source (the exact source string) | normalized_source (NFKC,
+    # case-folded, punctuation and symbols removed, spaces collapsed), so that sources differing
+    # only in case, punctuation or spacing land in the same split.
+    split_by: str = "source"
     # TSV columns (0-based).
     source_column: int = 0
     target_column: int = 1
@@ -64,6 +70,10 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.format not in ("cmudict", "text", "tsv"):
             raise ConfigError(f"data.format must be cmudict, text or tsv, got {self.format!r}")
+        if self.split_by not in SPLIT_BY:
+            raise ConfigError(
+                f"data.split_by must be source or normalized_source, got {self.split_by!r}"
+            )
         if self.batching not in ("bucketed", "random"):
             raise ConfigError(f"data.batching must be bucketed or random, got {self.batching!r}")
         self._check_lengths()
@@ -118,7 +128,12 @@ class DataConfig:
 @dataclass
 class SideTokenizerConfig:
     model_type: str = "unigram"  # unigram | bpe | char | word
-    vocab_size: int = 8000
+    # Pieces including the 4 specials: N (an error names the maximum if the corpus cannot
+    # give N), or auto: the largest size the corpus allows (every character for char; every
+    # word for word; for unigram/bpe the most pieces SentencePiece can make, which costs a
+    # second training and on a large corpus is far more than a good subword vocabulary).
+    # stats.json records the size used.
+    vocab_size: int | str = 8000
     character_coverage: float = 1.0
     # Add a leading '▁' to each sentence (SentencePiece default). False for a char model of
     # single words, so that no '▁' piece appears.
@@ -141,7 +156,11 @@ class SideTokenizerConfig:
             raise ConfigError(
                 f"tokenizer model_type must be unigram, bpe, char or word, got {self.model_type!r}"
             )
-        if self.vocab_size < 5:
+        if isinstance(self.vocab_size, str) and self.vocab_size != AUTO:
+            raise ConfigError(
+                f"tokenizer vocab_size must be an integer or auto, got {self.vocab_size!r}"
+            )
+        if isinstance(self.vocab_size, int) and self.vocab_size < 5:
             raise ConfigError(f"tokenizer vocab_size must be >= 5, got {self.vocab_size}")
 
 

@@ -15,8 +15,9 @@ Lengths are in tokens as the pipeline counts them: source = pieces + eos, target
   - valid/test only: `truncated.source`, `truncated.target`: sides over the limits, which
     evaluation truncates (keeping eos) instead of dropping.
 - `tokenizer`: `shared` (both sides use the same model), `source_vocab_size`,
-  `target_vocab_size`, and `source_unk_fraction`, `target_unk_fraction`: the share of
-  training pieces that are <unk>.
+  `target_vocab_size` (the sizes of the models used, also with `tokenizer.*.vocab_size=auto`),
+  and `source_unk_fraction`, `target_unk_fraction`: the share of training pieces that are
+  <unk>.
 - `buckets`: `source_boundaries`, `target_boundaries` (padded lengths), `batch_tokens`.
 - `batching.<bucketed|random>`: one epoch of training batches (every kept pair once):
   - `batches`, `examples`, `shapes` (distinct padded (source, target) batch shapes).

@@ -18,13 +18,15 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from sentencepiece import sentencepiece_model_pb2
 
-from seq2seq.config.data import SideTokenizerConfig, TokenizerConfig
+from seq2seq.config.data import AUTO, SideTokenizerConfig, TokenizerConfig
 from seq2seq.constants import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from seq2seq.data.corpora import Corpus
 from seq2seq.errors import ConfigError, RunDirError
 from seq2seq.files import write_once
 
 SIDES = ("source", "target")
+# vocab_size=auto first asks SentencePiece for this many pieces, more than any corpus gives.
+_AUTO_PROBE = 1_000_000
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +99,10 @@ class Tokenizers(NamedTuple):
 
 
 def train_tokenizers(cfg: TokenizerConfig, corpus: Corpus) -> Tokenizers:
-    """Train the source and target models (one model if `cfg.shared`) on `corpus`."""
-    spm.set_random_generator_seed(cfg.seed)
+    """Train the source and target models (one model if `cfg.shared`) on `corpus`.
+
+    Each model is trained with SentencePiece's random generator seeded with `cfg.seed`.
+    """
     if cfg.shared:
         shared = _train(cfg.source, corpus.sources + corpus.targets, "tokenizer.source", cfg)
         return Tokenizers(shared, shared)
@@ -111,49 +115,97 @@ def train_tokenizers(cfg: TokenizerConfig, corpus: Corpus) -> Tokenizers:
 def _train(
     side: SideTokenizerConfig, sentences: list[str], key: str, cfg: TokenizerConfig
 ) -> Tokenizer:
-    """One model trained in memory; ConfigError naming `key` if SentencePiece refuses."""
-    writer = io.BytesIO()
-    try:
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences),
-            model_writer=writer,
-            model_type=side.model_type,
-            vocab_size=side.vocab_size,
-            character_coverage=side.character_coverage,
-            add_dummy_prefix=side.add_dummy_prefix,
-            byte_fallback=side.byte_fallback,
-            normalization_rule_name=side.normalization_rule_name,
-            pad_id=PAD_ID,
-            unk_id=UNK_ID,
-            bos_id=BOS_ID,
-            eos_id=EOS_ID,
-            input_sentence_size=cfg.input_sentence_size,
-            shuffle_input_sentence=True,
-            num_threads=os.cpu_count() or 1,
-            minloglevel=2,
+    """One model trained in memory; ConfigError naming `key` if SentencePiece refuses.
+
+    vocab_size=auto: the largest size the corpus allows (see `_train_largest`).
+    """
+    if side.vocab_size == AUTO:
+        tokenizer = _train_largest(side, sentences, key, cfg)
+        log.info(
+            "%s: vocab_size=auto: trained a %s model with %d pieces",
+            key,
+            side.model_type,
+            tokenizer.vocab_size,
         )
+        return tokenizer
+    try:
+        tokenizer = Tokenizer(_sentencepiece(side, side.vocab_size, sentences, cfg))
     except RuntimeError as exc:
         raise _training_error(str(exc), key, side.vocab_size) from None
-    tokenizer = Tokenizer(writer.getvalue())
     if tokenizer.vocab_size < side.vocab_size:  # char models shrink silently
         raise _too_large(key, side.vocab_size, tokenizer.vocab_size)
     log.info("%s: trained a %s model with %d pieces", key, side.model_type, tokenizer.vocab_size)
     return tokenizer
 
 
-def _training_error(message: str, key: str, vocab_size: int) -> ConfigError:
+def _train_largest(
+    side: SideTokenizerConfig, sentences: list[str], key: str, cfg: TokenizerConfig
+) -> Tokenizer:
+    """The model with the most pieces SentencePiece can make from `sentences`.
+
+    A first training asks for `_AUTO_PROBE` pieces: a char model silently keeps every
+    character (done); the other types fail naming the maximum ("Please set it to a value
+    <= N"), and the next training asks for exactly N.
+    """
+    size = _AUTO_PROBE
+    for _ in range(3):  # the second attempt succeeds; a third in case N was not exact
+        try:
+            return Tokenizer(_sentencepiece(side, size, sentences, cfg))
+        except RuntimeError as exc:
+            maximum = _largest_allowed(str(exc))
+            if maximum is None or maximum >= size:
+                raise _training_error(str(exc), key, size) from None
+            size = maximum
+    raise ConfigError(f"{key}.vocab_size=auto: SentencePiece did not settle on a size ({size})")
+
+
+def _sentencepiece(
+    side: SideTokenizerConfig, vocab_size: int, sentences: list[str], cfg: TokenizerConfig
+) -> bytes:
+    """A serialized model of `vocab_size` pieces; RuntimeError if SentencePiece refuses."""
+    writer = io.BytesIO()
+    spm.set_random_generator_seed(cfg.seed)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences),
+        model_writer=writer,
+        model_type=side.model_type,
+        vocab_size=vocab_size,
+        character_coverage=side.character_coverage,
+        add_dummy_prefix=side.add_dummy_prefix,
+        byte_fallback=side.byte_fallback,
+        normalization_rule_name=side.normalization_rule_name,
+        pad_id=PAD_ID,
+        unk_id=UNK_ID,
+        bos_id=BOS_ID,
+        eos_id=EOS_ID,
+        input_sentence_size=cfg.input_sentence_size,
+        shuffle_input_sentence=True,
+        num_threads=os.cpu_count() or 1,
+        minloglevel=2,
+    )
+    return writer.getvalue()
+
+
+def _largest_allowed(message: str) -> int | None:
+    """N of SentencePiece's "Vocabulary size too high (M). Please set it to a value <= N."."""
     limit = re.search(
         r"Vocabulary size too high \(\d+\)\. Please set it to a value <= (\d+)", message
     )
-    if limit:
-        return _too_large(key, vocab_size, int(limit.group(1)))
+    return int(limit.group(1)) if limit else None
+
+
+def _training_error(message: str, key: str, vocab_size: int) -> ConfigError:
+    maximum = _largest_allowed(message)
+    if maximum is not None:
+        return _too_large(key, vocab_size, maximum)
     reason = message.strip().splitlines()[0].rsplit("] ", 1)[-1]
     return ConfigError(f"{key}: SentencePiece cannot train this model: {reason}")
 
 
 def _too_large(key: str, requested: int, maximum: int) -> ConfigError:
     return ConfigError(
-        f"{key}.vocab_size={requested} is too large for this corpus: set it to at most {maximum}"
+        f"{key}.vocab_size={requested} is too large for this corpus: set it to at most "
+        f"{maximum} (or vocab_size=auto)"
     )
 
 
@@ -199,7 +251,7 @@ def _check_settings(cfg: TokenizerConfig, tokenizers: Tokenizers, directory: Pat
     for (name, side_cfg), tokenizer in zip(sides, tokenizers):
         for key, saved in tokenizer.settings().items():
             wanted = getattr(side_cfg, key)
-            if saved != wanted:
+            if saved != wanted and not (key == "vocab_size" and wanted == AUTO):
                 raise RunDirError(
                     f"{directory / (name + '.model')} has {key}={saved} but "
                     f"tokenizer.{'source' if cfg.shared else name}.{key}={wanted}: "

@@ -2,8 +2,8 @@
 `task_metrics` / `sample_lines` over a decoded corpus."""
 
 from seq2seq.evaluation.g2p import per, wer
-from seq2seq.evaluation.score import score
-from seq2seq.evaluation.task import sample_lines, task_metrics
+from seq2seq.evaluation.score import score, score_with_signatures
+from seq2seq.evaluation.task import sample_lines, task_metrics, task_scores
 from seq2seq.evaluation.translation import reference_streams, translation_scores
 
 __all__ = [
@@ -11,7 +11,9 @@ __all__ = [
     "reference_streams",
     "sample_lines",
     "score",
+    "score_with_signatures",
     "task_metrics",
+    "task_scores",
     "translation_scores",
     "wer",
 ]

@@ -1,4 +1,5 @@
-"""`score()`: the metrics of a task family on decoded strings."""
+"""`score()`: the metrics of a task family on decoded strings, and `score_with_signatures()`
+that also names how they were computed (sacrebleu signatures for translation)."""
 
 from collections.abc import Sequence
 
@@ -14,9 +15,18 @@ def score(
     """g2p -> {"wer", "per"}; translation -> {"bleu", "chrf", "ter"}; all in percent (0-100).
 
     hypotheses[i] is scored against all of references[i]. For g2p each entry is one distinct word.
+    Translation hypotheses and references must be detokenized text (sacrebleu tokenizes them).
     """
+    return score_with_signatures(task, hypotheses, references)[0]
+
+
+def score_with_signatures(
+    task: str, hypotheses: Sequence[str], references: Sequence[Sequence[str]]
+) -> tuple[dict[str, float], dict[str, str]]:
+    """(`score(...)`, {metric: signature}): for translation the sacrebleu signature of each
+    metric (e.g. `nrefs:var|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0`); {} for g2p."""
     if task == "g2p":
-        return {"wer": wer(hypotheses, references), "per": per(hypotheses, references)}
+        return {"wer": wer(hypotheses, references), "per": per(hypotheses, references)}, {}
     if task == "translation":
-        return translation_scores(hypotheses, references)[0]
+        return translation_scores(hypotheses, references)
     raise ValueError(f"task must be one of {TASKS}, got {task!r}")

@@ -10,7 +10,7 @@ from seq2seq.config import DecodeConfig
 from seq2seq.data.corpora import load_corpora
 from seq2seq.decoding import decode_corpus
 from seq2seq.errors import DataError
-from seq2seq.evaluation import task_metrics
+from seq2seq.evaluation import task_scores
 from seq2seq.files import atomic_write_json, atomic_write_text
 from seq2seq.inference.attention import align, heatmap
 from seq2seq.runs.load import LoadedRun
@@ -28,8 +28,10 @@ def evaluate_run(
 ) -> dict:
     """Decode `split` of the run's corpus, write hypotheses and references, return metrics.
 
-    Writes to `out_dir`: sources.txt, hypotheses.txt, references.txt (all references of a
-    source, tab-separated), metrics.json (task scores, decode speed, settings), and heatmaps
+    Writes to `out_dir`: sources.txt, hypotheses.txt (detokenized: the SentencePiece decode of
+    the output pieces), references.txt (all references of a source, tab-separated),
+    metrics.json (task scores computed on those two files' text, decode speed, settings and,
+    for translation, the sacrebleu signature of each metric under "signatures"), and heatmaps
     attention_<i>.png of the first `plot_attention` sources (also as TensorBoard images
     `attention/<split>_<i>` in the run's tensorboard/). `progress`: a bar on stderr over the
     decoded sentences when it is a terminal.
@@ -42,7 +44,7 @@ def evaluate_run(
         run.model, run.tokenizers, corpora[split], run.cfg.data, decode_cfg, progress=progress
     )
     seconds = time.perf_counter() - started
-    metrics = task_metrics(run.cfg.task, decoded)
+    metrics, signatures = task_scores(run.cfg.task, decoded)
     metrics.update(
         sentences=len(decoded.sources),
         seconds=round(seconds, 3),
@@ -61,6 +63,7 @@ def evaluate_run(
         "checkpoint": run.checkpoint,
         "decode": vars(decode_cfg),
         "metrics": metrics,
+        "signatures": signatures,
     }
     atomic_write_json(out_dir / "metrics.json", report)
     if plot_attention > 0:

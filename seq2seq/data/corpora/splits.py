@@ -1,6 +1,7 @@
 """Deterministic train/valid/test assignment by hashing the source string."""
 
 import hashlib
+import unicodedata
 
 from seq2seq.config.data import SPLITS
 
@@ -20,3 +21,17 @@ def assign_split(source: str, fractions: dict[str, float], seed: int = 0) -> str
         if point < upper:
             return split
     return positive[-1]  # only reached through float rounding of the cumulative sum
+
+
+def normalize_for_split(text: str) -> str:
+    """`text` NFKC-normalised and case-folded, punctuation and symbols (Unicode categories P*
+    and S*) replaced by spaces, whitespace collapsed: "¿Qué  hora es?" -> "qué hora es"."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    spaced = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in folded)
+    return " ".join(spaced.split())
+
+
+def split_key(source: str, split_by: str) -> str:
+    """The string hashed to place `source`: itself (`source`) or `normalize_for_split(source)`
+    (`normalized_source`)."""
+    return normalize_for_split(source) if split_by == "normalized_source" else source
