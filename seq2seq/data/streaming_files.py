@@ -65,6 +65,8 @@ def tsv_pairs(
 ) -> tf.data.Dataset:
     """Pairs from two columns of a tab-separated file (see the module docstring)."""
     needed = max(source_column, target_column) + 1
+    template = path.replace("{", "{{").replace("}", "}}") + ":{}: expected at least "
+    template += f"{needed} tab-separated columns"
 
     def parse(pool_index, lines):  # int64 scalar, strings (N,)
         filled = tf.strings.strip(lines) != ""
@@ -73,11 +75,7 @@ def tsv_pairs(
         line = pool_index * POOL_SIZE + tf.argmax(tf.cast(short, tf.int64)) + 1
         tf.debugging.Assert(
             ~tf.reduce_any(short),
-            [
-                tf.strings.format(
-                    "{}:{}: expected at least {} tab-separated columns", (path, line, needed)
-                )
-            ],
+            [tf.strings.format(template, line)],
         )
         fields = tf.ragged.boolean_mask(fields, filled).to_tensor("", shape=[None, needed])
         sources = tf.strings.strip(fields[:, source_column])
