@@ -38,7 +38,7 @@ TOKENIZER_PAIRS = 10_000
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000, 5_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 1_000_000, 5_000_000])
     parser.add_argument("--in-memory-sizes", type=int, nargs="*", default=[10_000, 1_000_000])
     parser.add_argument("--dir", type=Path, default=Path("/tmp/seq2seq_bench_streaming"))
     parser.add_argument("--child", nargs=3, metavar=("SIZE", "STREAMING", "RUN_DIR"))
