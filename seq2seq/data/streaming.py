@@ -14,7 +14,8 @@ returns the corpora plus, when streaming, a `TrainStream`:
   the training file need one pass over it in Python at startup (their pairs are kept, and
   their sources are left out of the stream by fingerprint); give them files to skip it.
 - The number of training pairs (for `train/epoch` and `train.max_epochs`) is counted in that
-  pass, or else estimated by the number of lines of the training (source) file.
+  pass (or when the sample is the whole file), else estimated from the file size and the
+  sample's bytes per pair (a gzip file: its lines are counted, one pass).
 
 Streamed and in-memory training see the same pairs, bucketed with the same budget; their
 order differs when pairs are dropped as too long or the corpus exceeds the shuffle buffer
@@ -87,7 +88,7 @@ def load_training_data(cfg: DataConfig) -> TrainingData:
         log.info("streaming: one pass over the training file for the %s pairs cut from it", cut)
         sample, held, count = _scan(cfg, cut)
     else:
-        sample, held, count = _head(cfg), {}, None
+        (sample, count), held = _head(cfg), {}
     corpora = {"train": _finish(sample, "train", cfg, skipped={})}
     for split in ("valid", "test"):
         if split in held:
@@ -97,7 +98,8 @@ def load_training_data(cfg: DataConfig) -> TrainingData:
     if not corpora["train"]:
         raise DataError(f"the training split is empty (streamed from {_train_files(cfg)[0]})")
     held_sources = [s for split in cut for s in held[split][0]]
-    stream = TrainStream(cfg, fingerprints(held_sources), *_num_pairs(cfg, count))
+    num_pairs = _num_pairs(cfg, count, sample)
+    stream = TrainStream(cfg, fingerprints(held_sources), *num_pairs)
     log.info(
         "streaming the training split from %s: %s%d pairs; sample of %d for the tokenizers "
         "and statistics",
@@ -164,10 +166,14 @@ def _pairs(cfg: DataConfig) -> Iterator[tuple[str, str]]:
             yield pair
 
 
-def _head(cfg: DataConfig) -> Corpus:
-    """The first `stream_sample_size` training pairs (at most `max_examples`)."""
-    pairs = list(itertools.islice(_pairs(cfg), _sample_size(cfg)))
-    return Corpus([s for s, _ in pairs], [t for _, t in pairs], name="train")
+def _head(cfg: DataConfig) -> tuple[Corpus, int | None]:
+    """The first `stream_sample_size` training pairs (at most `max_examples`), and the number
+    of training pairs if that sample is all of them (else None)."""
+    size = _sample_size(cfg)
+    pairs = list(itertools.islice(_pairs(cfg), size + 1))
+    count = len(pairs) if len(pairs) <= size else None
+    pairs = pairs[:size]
+    return Corpus([s for s, _ in pairs], [t for _, t in pairs], name="train"), count
 
 
 def _scan(cfg: DataConfig, cut: list[str]) -> tuple[Corpus, dict, int]:
@@ -193,12 +199,18 @@ def _sample_size(cfg: DataConfig) -> int:
     return min(cfg.stream_sample_size, cfg.max_examples or cfg.stream_sample_size)
 
 
-def _num_pairs(cfg: DataConfig, counted: int | None) -> tuple[int, bool]:
-    """(training pairs, exact?): the count of the pass, else the training file's lines."""
+def _num_pairs(cfg: DataConfig, counted: int | None, sample: Corpus) -> tuple[int, bool]:
+    """(training pairs, exact?): counted, or estimated from the training file's size and the
+    sample's bytes per pair (gzip: by counting the file's lines, one pass)."""
     if counted is not None:
         pairs = counted
-    else:
+    elif Path(_train_files(cfg)[0]).suffix == ".gz":
         pairs = count_lines(_train_files(cfg)[0])
+    else:
+        # Both sides, plus a newline each (text) or a tab and a newline (tsv).
+        texts = itertools.chain(sample.sources, sample.targets)
+        sample_bytes = sum(len(x.encode("utf-8")) + 1 for x in texts)
+        pairs = round(len(sample) * train_megabytes(cfg) * 1e6 / max(sample_bytes, 1))
     if cfg.max_examples > 0:
         pairs = min(pairs, cfg.max_examples)
     return pairs, counted is not None
