@@ -10,7 +10,13 @@ from typing import Any, TypeVar
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from seq2seq.config.data import DataConfig, SideTokenizerConfig, SplitFiles, TokenizerConfig
+from seq2seq.config.data import (
+    DataConfig,
+    SamplingConfig,
+    SideTokenizerConfig,
+    SplitFiles,
+    TokenizerConfig,
+)
 from seq2seq.config.decode import DecodeConfig
 from seq2seq.config.model import ModelConfig
 from seq2seq.config.train import (
@@ -32,6 +38,7 @@ from seq2seq.errors import ConfigError
 
 __all__ = [
     "DataConfig",
+    "SamplingConfig",
     "SideTokenizerConfig",
     "SplitFiles",
     "TokenizerConfig",

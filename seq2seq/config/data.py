@@ -66,6 +66,14 @@ class DataConfig:
     shuffle_buffer: int = 50000
     eval_batch_size: int = 256
     num_parallel_calls: int = -1  # -1 = tf.data.AUTOTUNE
+    # Read the training split as a stream (tf.data over the files, tokenized in the graph,
+    # memory flat in the corpus size) instead of loading it into memory. auto: stream when the
+    # training file(s) hold more than `streaming_min_mb` megabytes; true | false force it.
+    # format=cmudict is always read into memory. See seq2seq/data/streaming.py.
+    streaming: str = "auto"
+    streaming_min_mb: float = 64.0
+    # Streaming only: the first N training pairs train the tokenizers and give stats.json.
+    stream_sample_size: int = 100000
 
     def __post_init__(self) -> None:
         if self.format not in ("cmudict", "text", "tsv"):
@@ -73,6 +81,15 @@ class DataConfig:
         if self.split_by not in SPLIT_BY:
             raise ConfigError(
                 f"data.split_by must be source or normalized_source, got {self.split_by!r}"
+            )
+        self.streaming = str(self.streaming).lower()  # a YAML `true` arrives as "True"
+        if self.streaming not in ("auto", "true", "false"):
+            raise ConfigError(f"data.streaming must be auto, true or false, got {self.streaming!r}")
+        if self.streaming == "true" and self.format == "cmudict":
+            raise ConfigError("data.streaming=true needs data.format text or tsv, not cmudict")
+        if self.stream_sample_size < 1:
+            raise ConfigError(
+                f"data.stream_sample_size must be >= 1, got {self.stream_sample_size}"
             )
         if self.batching not in ("bucketed", "random"):
             raise ConfigError(f"data.batching must be bucketed or random, got {self.batching!r}")
@@ -165,6 +182,36 @@ class SideTokenizerConfig:
 
 
 @dataclass
+class SamplingConfig:
+    """SentencePiece subword regularisation (Kudo 2018) of the training batches only:
+    validation, test, decoding and the export always use the single best segmentation."""
+
+    # 0 or 1: off. -1: sample from all segmentations (unigram models); N > 1: among the N best.
+    # A BPE model samples with BPE-dropout (nbest_size -1 or > 1); char and word models have a
+    # single segmentation, so sampling changes nothing there.
+    nbest_size: int = 0
+    # Smoothing: unigram probabilities are raised to the power alpha (0 < alpha, smaller =
+    # more varied); for BPE, the dropout probability (0 < alpha < 1).
+    alpha: float = 0.1
+    # The sides that are sampled ("source", "target").
+    sides: list[str] = field(default_factory=lambda: ["source", "target"])
+
+    @property
+    def enabled(self) -> bool:
+        return self.nbest_size not in (0, 1)
+
+    def __post_init__(self) -> None:
+        if self.nbest_size < -1:
+            raise ConfigError(f"tokenizer.sampling.nbest_size must be >= -1, got {self.nbest_size}")
+        if self.alpha <= 0:
+            raise ConfigError(f"tokenizer.sampling.alpha must be > 0, got {self.alpha}")
+        if set(self.sides) - {"source", "target"}:
+            raise ConfigError(
+                f"tokenizer.sampling.sides must be among source, target, got {list(self.sides)}"
+            )
+
+
+@dataclass
 class TokenizerConfig:
     # shared: one model trained on source+target, used for both sides (`source` settings apply).
     shared: bool = False
@@ -174,3 +221,5 @@ class TokenizerConfig:
     input_sentence_size: int = 0
     # Seed of SentencePiece's sampling of `input_sentence_size` sentences.
     seed: int = 0
+    # Subword sampling while training (off by default).
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)

@@ -8,8 +8,11 @@ Ids, truncation and masks come from `preprocessor.py` (also used by the exported
 
 Training: strings are shuffled, packed in pools of POOL_SIZE (in the graph) to fixed widths,
 then batched by length bucket under a token budget (`bucketing.py`) or into plain fixed-size
-batches (`data.batching=random`), and only then turned into model inputs. Pairs over the length
-limits are dropped before the dataset is built. Evaluation: corpus order sorted by length,
+batches (`data.batching=random`), and only then turned into model inputs. The strings come from
+an in-memory corpus, or stream from the files (`streaming.py`: memory flat in corpus size).
+Pairs over the length limits are dropped: in memory, before the dataset is built; streamed or
+with subword sampling (`tokenizer.sampling`), in the graph after tokenizing, with buckets up to
+the limits. Sampling applies to training batches only. Evaluation: corpus order sorted by length,
 over-long pairs truncated (keeping eos), x[EXAMPLE_INDEX] gives each row's position in the
 corpus.
 """
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from seq2seq.config.data import DataConfig
+from seq2seq.config.data import DataConfig, SamplingConfig
 from seq2seq.constants import EXAMPLE_INDEX
 from seq2seq.data.bucketing import (
     BucketGrid,
@@ -30,6 +33,7 @@ from seq2seq.data.bucketing import (
 )
 from seq2seq.data.corpora import Corpus
 from seq2seq.data.preprocessor import SOURCE_LENGTH, TARGET_LENGTH, Preprocessor, model_inputs
+from seq2seq.data.streaming import TrainStream
 from seq2seq.data.tokenizer import Tokenizers
 from seq2seq.errors import DataError
 
@@ -60,13 +64,49 @@ class Lengths:
 
 
 def make_train_dataset(
-    corpus: Corpus, tokenizers: Tokenizers, cfg: DataConfig, seed: int, repeat: bool = True
+    corpus: Corpus,
+    tokenizers: Tokenizers,
+    cfg: DataConfig,
+    seed: int,
+    repeat: bool = True,
+    stream: TrainStream | None = None,
+    sampling: SamplingConfig | None = None,
 ) -> tf.data.Dataset:
     """Shuffled training batches; an endless, reshuffled stream if `repeat`, else one epoch.
 
-    Deterministic for a given `seed`; built from in-memory tensors without Python callbacks,
-    so its iterator can be saved with tf.train.Checkpoint. Raises DataError if no pair fits.
+    In memory, the pairs of `corpus`; with `stream` (`streaming.load_training_data`), the
+    pairs read from the training files (`corpus` is then only a sample and is not used).
+    `sampling`: sample segmentations (SentencePiece subword regularisation).
+
+    Deterministic for a given `seed` (unless sampling); built without Python callbacks, so its
+    iterator can be saved with tf.train.Checkpoint. Raises DataError if no pair of an
+    in-memory corpus fits the length limits.
     """
+    sampled = sampling is not None and sampling.enabled
+    if stream is None:
+        pairs, lengths, keep = _in_memory_pairs(corpus, tokenizers, cfg, seed)
+        grid = train_bucket_grid(lengths, keep, cfg)
+    else:
+        pairs = stream.pairs()
+    if stream is not None or sampled:
+        # Lengths known only in the graph: pairs over the limits are dropped there, and the
+        # buckets reach up to the limits.
+        grid = limit_bucket_grid(cfg)
+    pairs = pairs.shuffle(_buffer(cfg, stream, pairs), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        pairs = pairs.repeat()
+    pack = _packer(tokenizers, cfg, sampling, drop_too_long=stream is not None or sampled)
+    pools = pairs.batch(POOL_SIZE).map(pack, num_parallel_calls=_parallel(cfg))
+    if cfg.batching == "bucketed":
+        dataset = pools.apply(bucketed_batches(grid))
+    else:
+        dataset = pools.unbatch().batch(cfg.batch_size).map(_cut_to_longest)
+    return _finish(dataset.map(model_inputs, num_parallel_calls=_parallel(cfg)))
+
+
+def _in_memory_pairs(corpus: Corpus, tokenizers: Tokenizers, cfg: DataConfig, seed: int):
+    """(pairs dataset, lengths of `corpus`, (N,) bool pairs that fit): the fitting pairs of
+    `corpus`, permuted once if the shuffle buffer is smaller than their number."""
     lengths = Lengths.of(corpus, tokenizers)
     keep = lengths.fits(cfg)
     if not keep.any():
@@ -76,24 +116,22 @@ def make_train_dataset(
             f"data.max_target_length={cfg.max_target_length}"
         )
     # Permute once, so that a shuffle buffer smaller than the corpus does not start from (and
-    # keep near) file order; the buffer then reshuffles every epoch.
-    order = np.random.default_rng(seed).permutation(np.flatnonzero(keep))
-    dataset = tf.data.Dataset.from_tensor_slices(
+    # keep near) file order; the buffer then reshuffles every epoch. A buffer that holds the
+    # whole corpus shuffles it uniformly alone (and then matches the streamed order).
+    order = np.flatnonzero(keep)
+    if cfg.shuffle_buffer < len(order):
+        order = np.random.default_rng(seed).permutation(order)
+    pairs = tf.data.Dataset.from_tensor_slices(
         ([corpus.sources[i] for i in order], [corpus.targets[i] for i in order])
     )
-    dataset = dataset.shuffle(
-        min(cfg.shuffle_buffer, len(order)), seed=seed, reshuffle_each_iteration=True
-    )
-    if repeat:
-        dataset = dataset.repeat()
-    pools = dataset.batch(POOL_SIZE).map(
-        _packer(tokenizers, cfg), num_parallel_calls=_parallel(cfg)
-    )
-    if cfg.batching == "bucketed":
-        dataset = pools.apply(bucketed_batches(train_bucket_grid(lengths, keep, cfg)))
-    else:
-        dataset = pools.unbatch().batch(cfg.batch_size).map(_cut_to_longest)
-    return _finish(dataset.map(model_inputs, num_parallel_calls=_parallel(cfg)))
+    return pairs, lengths, keep
+
+
+def _buffer(cfg: DataConfig, stream: TrainStream | None, pairs: tf.data.Dataset) -> int:
+    """The shuffle buffer: `data.shuffle_buffer` pairs, or fewer for a smaller corpus. The
+    iterator checkpoint stores every slot of it (about 0.3 KB each, even when empty)."""
+    size = int(pairs.cardinality()) if stream is None else stream.num_pairs
+    return max(1, min(cfg.shuffle_buffer, size))
 
 
 def train_bucket_grid(lengths: Lengths, keep: np.ndarray, cfg: DataConfig) -> BucketGrid:
@@ -102,6 +140,22 @@ def train_bucket_grid(lengths: Lengths, keep: np.ndarray, cfg: DataConfig) -> Bu
     return BucketGrid(
         source_boundaries=derive_boundaries(lengths.source[keep], ratio, configured),
         target_boundaries=derive_boundaries(lengths.target[keep], ratio, configured),
+        batch_tokens=cfg.batch_tokens,
+    )
+
+
+def limit_bucket_grid(cfg: DataConfig) -> BucketGrid:
+    """Buckets from length 1 up to the length limits, for pairs whose lengths are not known
+    before training (streamed, or sampled segmentations). The boundaries that a corpus's
+    lengths reach are those of `train_bucket_grid` (same batch sizes); the others stay empty."""
+    ratio, configured = cfg.bucket_width_ratio, cfg.bucket_boundaries
+
+    def bounds(limit: int) -> list[int]:
+        return derive_boundaries(np.array([1, limit]), ratio, configured)
+
+    return BucketGrid(
+        source_boundaries=bounds(cfg.max_source_length),
+        target_boundaries=bounds(cfg.max_target_length),
         batch_tokens=cfg.batch_tokens,
     )
 
@@ -136,11 +190,17 @@ def _eval_batch(tokenizers: Tokenizers, cfg: DataConfig):
     return batch
 
 
-def _packer(tokenizers: Tokenizers, cfg: DataConfig):
+def _packer(
+    tokenizers: Tokenizers,
+    cfg: DataConfig,
+    sampling: SamplingConfig | None = None,
+    drop_too_long: bool = False,
+):
     """A pool of strings (N,), (N,) -> ids padded to the length limits, and lengths."""
 
     def pack(sources, targets):
-        return Preprocessor.for_corpus(tokenizers, cfg).pack(sources, targets, pad_to_limits=True)
+        preprocessor = Preprocessor.for_corpus(tokenizers, cfg, sampling)
+        return preprocessor.pack(sources, targets, pad_to_limits=True, drop_too_long=drop_too_long)
 
     return pack
 

@@ -17,7 +17,7 @@ exported SavedModel calls `encode_sources`.
 
 import tensorflow as tf
 
-from seq2seq.config.data import DataConfig
+from seq2seq.config.data import DataConfig, SamplingConfig
 from seq2seq.constants import (
     BOS_ID,
     EOS_ID,
@@ -83,12 +83,23 @@ class Preprocessor:
         self.lowercase = lowercase
 
     @classmethod
-    def for_corpus(cls, tokenizers: Tokenizers, cfg: DataConfig) -> "Preprocessor":
+    def for_corpus(
+        cls, tokenizers: Tokenizers, cfg: DataConfig, sampling: SamplingConfig | None = None
+    ) -> "Preprocessor":
         """For `Corpus` strings, with new in-graph tokenizers: call it inside the dataset
-        function. No lower-casing: `data.corpora` already applied `cfg.lowercase`."""
+        function. No lower-casing: `data.corpora` already applied `cfg.lowercase`.
+
+        `sampling` (training batches only): the sides it names sample a segmentation per
+        string (SentencePiece subword regularisation) instead of taking the best one."""
+
+        def tokenizer(side: str):
+            if sampling is None or not sampling.enabled or side not in sampling.sides:
+                return getattr(tokenizers, side).tf_tokenizer()
+            return getattr(tokenizers, side).tf_tokenizer(sampling.nbest_size, sampling.alpha)
+
         return cls(
-            tokenizers.source.tf_tokenizer(),
-            tokenizers.target.tf_tokenizer(),
+            tokenizer("source"),
+            tokenizer("target"),
             max_source_length=cfg.max_source_length,
             max_target_length=cfg.max_target_length,
         )
@@ -119,16 +130,33 @@ class Preprocessor:
         source_ids = source.to_tensor(PAD_ID)  # (N, S), S = longest row
         return source_ids, padding_mask(source_ids)
 
-    def pack(self, sources: tf.Tensor, targets: tf.Tensor, pad_to_limits: bool = False) -> dict:
+    def pack(
+        self,
+        sources: tf.Tensor,
+        targets: tf.Tensor,
+        pad_to_limits: bool = False,
+        drop_too_long: bool = False,
+    ) -> dict:
         """strings (N,), (N,) -> ids right-padded to the longest row (or to the length limits
         if `pad_to_limits`): SOURCE_IDS (N, S), TARGET_IN_IDS and TARGET_OUT_IDS (N, T), and
-        the real lengths SOURCE_LENGTH, TARGET_LENGTH int64 (N,)."""
+        the real lengths SOURCE_LENGTH, TARGET_LENGTH int64 (N,). With `drop_too_long`, pairs
+        with a side over its length limit are left out (N' <= N rows) instead of truncated."""
         if self.target_tokenizer is None or self.max_target_length is None:
             raise ValueError("pack needs a target tokenizer and max_target_length")
-        source = self._with_eos(self.source_tokenizer, sources, self.max_source_length)
-        pieces = self._pieces(self.target_tokenizer, targets, self.max_target_length)
+        source = self._tokenize(self.source_tokenizer, sources)
+        target = self._tokenize(self.target_tokenizer, targets)
+        if drop_too_long:  # pieces + eos (bos) within the limits
+            fits = (source.row_lengths() < self.max_source_length) & (
+                target.row_lengths() < self.max_target_length
+            )
+            source, target = (
+                tf.ragged.boolean_mask(source, fits),
+                tf.ragged.boolean_mask(target, fits),
+            )
+        source = _append(source[:, : self.max_source_length - 1], EOS_ID)
+        pieces = target[:, : self.max_target_length - 1]
         target_in = tf.concat([_column(BOS_ID, pieces.nrows()), pieces], axis=1)
-        target_out = tf.concat([pieces, _column(EOS_ID, pieces.nrows())], axis=1)
+        target_out = _append(pieces, EOS_ID)
 
         def pad(ids: tf.RaggedTensor, limit: int) -> tf.Tensor:
             return ids.to_tensor(PAD_ID, shape=[None, limit] if pad_to_limits else None)
@@ -142,14 +170,19 @@ class Preprocessor:
         }
 
     def _with_eos(self, tokenizer, texts: tf.Tensor, limit: int) -> tf.RaggedTensor:
-        pieces = self._pieces(tokenizer, texts, limit)
-        return tf.concat([pieces, _column(EOS_ID, pieces.nrows())], axis=1)
+        """int32 ragged (N, <= limit): the first limit - 1 pieces of each text, then eos."""
+        return _append(self._tokenize(tokenizer, texts)[:, : limit - 1], EOS_ID)
 
-    def _pieces(self, tokenizer, texts: tf.Tensor, limit: int) -> tf.RaggedTensor:
-        """int32 ragged (N, <= limit - 1): the first pieces of each (lower-cased) text."""
+    def _tokenize(self, tokenizer, texts: tf.Tensor) -> tf.RaggedTensor:
+        """int32 ragged (N, None): the pieces of each (lower-cased) text."""
         if self.lowercase:
             texts = tf.strings.lower(texts, encoding="utf-8")
-        return tokenizer.tokenize(texts)[:, : limit - 1]
+        return tokenizer.tokenize(texts)
+
+
+def _append(pieces: tf.RaggedTensor, token_id: int) -> tf.RaggedTensor:
+    """pieces (N, None) with `token_id` after each row."""
+    return tf.concat([pieces, _column(token_id, pieces.nrows())], axis=1)
 
 
 def _column(token_id: int, rows: tf.Tensor) -> tf.RaggedTensor:

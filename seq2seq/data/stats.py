@@ -23,6 +23,9 @@ Lengths are in tokens as the pipeline counts them: source = pieces + eos, target
   - `batches`, `examples`, `shapes` (distinct padded (source, target) batch shapes).
   - `source`, `target`: `real_tokens` (non-padding positions), `padded_positions` (padding
     positions), `real_token_fraction` = real_tokens / (real_tokens + padded_positions).
+- `streaming` (only when the training split is streamed, see data/streaming.py): `train_pairs`,
+  `train_pairs_counted` (false: estimated from the line count) and `sample_pairs`; `splits.train`,
+  `tokenizer`, `buckets` and `batching` then describe that sample of the first pairs.
 """
 
 import dataclasses

@@ -76,14 +76,19 @@ class Tokenizer:
             "byte_fallback": spec.byte_fallback,
         }
 
-    def tf_tokenizer(self) -> tf_text.SentencepieceTokenizer:
+    def tf_tokenizer(
+        self, nbest_size: int = 0, alpha: float = 1.0
+    ) -> tf_text.SentencepieceTokenizer:
         """A new in-graph tokenizer: strings (N,) -> int32 ragged piece ids (N, None).
 
         Create it inside the tf.function / dataset function that uses it: one created eagerly
         dies when `tf.random.set_seed` clears TensorFlow's kernel caches (NotFoundError:
-        "Resource ... SentencepieceResource does not exist").
+        "Resource ... SentencepieceResource does not exist"). `nbest_size`, `alpha`: subword
+        sampling (see config.data.SamplingConfig); the default 0 gives the best segmentation.
         """
-        return tf_text.SentencepieceTokenizer(model=self.model_proto, out_type=tf.int32)
+        return tf_text.SentencepieceTokenizer(
+            model=self.model_proto, out_type=tf.int32, nbest_size=nbest_size, alpha=alpha
+        )
 
     def tf_detokenize(self, ids: tf.Tensor) -> tf.Tensor:
         """ids int (B, T) -> strings (B,): each row cut at its first EOS_ID, PAD/BOS skipped."""

@@ -15,8 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from seq2seq.config import TrainRunConfig
-from seq2seq.data.corpora import load_corpora
 from seq2seq.data.pipeline import make_train_dataset
+from seq2seq.data.streaming import load_training_data
 from seq2seq.data.tokenizer import load_or_train_tokenizers
 from seq2seq.files import atomic_write_json, atomic_write_text
 from seq2seq.model import build_model, build_variables
@@ -46,10 +46,17 @@ def _fit(cfg: TrainRunConfig, run_dir: RunDir, preemption: Preemption) -> dict:
     atomic_write_text(run_dir.git, commit + "\n")
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     set_threads(cfg.train.num_threads)
-    corpora = load_corpora(cfg.data)
+    corpora, stream = load_training_data(cfg.data)  # stream: None, or corpora["train"] a sample
     tokenizers = load_or_train_tokenizers(cfg.tokenizer, corpora["train"], run_dir.tokenizer)
     model = build_model(cfg.model, tokenizers.source.vocab_size, tokenizers.target.vocab_size)
-    train_ds = make_train_dataset(corpora["train"], tokenizers, cfg.data, seed=cfg.train.seed)
+    train_ds = make_train_dataset(
+        corpora["train"],
+        tokenizers,
+        cfg.data,
+        seed=cfg.train.seed,
+        stream=stream,
+        sampling=cfg.tokenizer.sampling,
+    )
     build_variables(model)
     log.info(
         "model: %s parameters; %s run in %s",
@@ -64,7 +71,7 @@ def _fit(cfg: TrainRunConfig, run_dir: RunDir, preemption: Preemption) -> dict:
         tokenizers,
         corpora,
         train_ds,
-        num_train_examples=len(corpora["train"].sources),
+        num_train_examples=stream.num_pairs if stream else len(corpora["train"].sources),
         preemption=preemption,
     )
     summary = trainer.run()

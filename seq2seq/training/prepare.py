@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from seq2seq.config import PrepareRunConfig
-from seq2seq.data.corpora import load_corpora
 from seq2seq.data.stats import compute_stats
+from seq2seq.data.streaming import load_training_data
 from seq2seq.data.tokenizer import load_or_train_tokenizers
 from seq2seq.decoding.corpus import progress_bar
 from seq2seq.files import write_once
@@ -25,7 +25,7 @@ def prepare(cfg: PrepareRunConfig, run_dir: str | Path, progress: bool = False) 
     """
     run = RunDir(run_dir)
     with progress_bar(3, "prepare", "stage", progress) as bar:
-        corpora = _stage(bar, "reading the corpora", load_corpora, cfg.data)
+        corpora, stream = _stage(bar, "reading the corpora", load_training_data, cfg.data)
         tokenizers = _stage(
             bar,
             "tokenizers",
@@ -35,6 +35,8 @@ def prepare(cfg: PrepareRunConfig, run_dir: str | Path, progress: bool = False) 
             run.tokenizer,
         )
         stats = _stage(bar, "statistics", compute_stats, corpora, tokenizers, cfg.data, cfg.seed)
+    if stream is not None:  # splits.train then describes the sample
+        stats["streaming"] = stream.summary(len(corpora["train"]))
     text = json.dumps(stats, indent=2, sort_keys=True) + "\n"
     write_once(run.stats, text.encode("utf-8"))
     return stats
