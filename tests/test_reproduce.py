@@ -138,6 +138,8 @@ def test_tolerance():
         ({"columns": [{"title": "t", "figure": "train/x", "format": "x"}]}, "not a number format"),
         ({"runs": {"a": {"train": "x=1"}}}, "runs.a.train: expected a list of strings"),
         ({"colums": []}, r"unknown keys \['colums'\]"),
+        ({"tolerance": {"beam5/wer": "1"}}, r"tolerance.beam5/wer: expected a number, got '1'"),
+        ({"columns": {"title": "t"}}, "expected a list"),
     ],
 )
 def test_a_bad_spec_names_the_file_and_key(tmp_path, change, message):

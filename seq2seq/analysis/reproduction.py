@@ -100,13 +100,14 @@ def load_spec(directory: str | Path) -> Spec:
     rows = [
         _row(row, runs, f"{where}: rows[{i}]") for i, row in enumerate(_list(raw["rows"], where))
     ]
-    columns = [_column(c, runs, f"{where}: columns[{i}]") for i, c in enumerate(raw["columns"])]
-    tolerance = {
-        str(k): float(v)
-        for k, v in _mapping(raw.get("tolerance") or {}, f"{where}: tolerance").items()
-    }
-    for figure in tolerance:
-        _check_figure(figure, runs, f"{where}: tolerance.{figure}")
+    columns = [
+        _column(c, runs, f"{where}: columns[{i}]")
+        for i, c in enumerate(_list(raw["columns"], where))
+    ]
+    tolerance = {}
+    for figure, value in _mapping(raw.get("tolerance") or {}, f"{where}: tolerance").items():
+        _check_figure(str(figure), runs, f"{where}: tolerance.{figure}")
+        tolerance[str(figure)] = _number(value, f"{where}: tolerance.{figure}")
     return Spec(Path(directory).name, runs, rows, columns, tolerance)
 
 
@@ -123,6 +124,8 @@ def _column(raw, runs: dict[str, Run], where: str) -> Column:
     _keys(raw, {"title", "figure", "format", "divide", "unit"}, where, required={"title", "figure"})
     column = Column(**{k: v for k, v in raw.items()})
     _check_figure(column.figure, runs, f"{where}.figure")
+    if _number(column.divide, f"{where}.divide") == 0:
+        raise ConfigError(f"{where}.divide: must not be 0")
     try:
         format(1.0, column.format)
     except ValueError:
@@ -158,6 +161,12 @@ def _list(raw, where: str) -> list:
     if not isinstance(raw, list):
         raise ConfigError(f"{where}: expected a list, got {raw!r}")
     return raw
+
+
+def _number(raw, where: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ConfigError(f"{where}: expected a number, got {raw!r}")
+    return float(raw)
 
 
 def _strings(raw, where: str) -> list[str]:
