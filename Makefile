@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: install train prepare test test-slow lint clean-logs
+.PHONY: install train prepare reproduce test test-slow lint clean-logs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ train: $(STAMP) $(KERNEL)
 ## Only build tokenizers and padding statistics for the default data.
 prepare: $(STAMP)
 	$(BIN)/seq2seq-prepare $(ARGS)
+
+## Re-run an experiment's recorded runs (experiments/$(EXP)/reproduce.yaml), compare them with
+## its results.json and regenerate its README table: make reproduce EXP=g2p_cmudict
+## Quick check at debug=smoke size (table printed, nothing rewritten): ARGS=--smoke
+reproduce: $(STAMP) $(KERNEL)
+	@test -n "$(EXP)" || { echo "usage: make reproduce EXP=<experiments/ dir> [ARGS=--smoke]" >&2; exit 2; }
+	$(BIN)/seq2seq-reproduce $(EXP) $(ARGS)
 
 ## The default (fast) test suite, after lint; this is what CI runs.
 test: lint $(KERNEL)

@@ -1,7 +1,15 @@
-"""Reading runs and sweeps for analysis (plain Python, no TensorFlow import).
+"""Reading runs and sweeps for analysis, and the plots of the notebooks (notebooks/).
 
+Imported here (plain Python, no TensorFlow import):
 - `runs`: one run's curves (metrics.jsonl), summary row (run_config.yaml + metrics.json).
 - `sweeps`: a multirun's jobs, their status.json, and the sweep table (summary.csv/.md).
+- `params`: notebook inputs from environment variables.
+
+Import these from their modules (they load pandas, matplotlib, and some TensorFlow):
+- `sweep_plots`: a sweep as a data frame, its metric against each varied hyperparameter.
+- `tensorboard`: learning curves from TensorBoard event files (tbparse).
+- `batching`: padding and bucketing measured on the training pipeline.
+- `errors`, `confusion`: sentence scores, worst predictions by length, phoneme confusions.
 """
 
 from seq2seq.analysis.runs import find_runs, flatten, read_curves, run_summary, varying_keys
