@@ -1,14 +1,16 @@
 """Training throughput on real data: the project's pipeline, model and train step.
 
-    .venv/bin/python benchmarks/bench_train.py [overrides ...] [--compare batching|rnn]
+    .venv/bin/python benchmarks/bench_train.py [overrides ...] [--compare batching|rnn|KEY=A,B]
         [--steps 60] [--rounds 3]
 
 Composes the `train` config (default: G2P on CMUdict, experiment=g2p_cmudict) with Hydra-style
 overrides, then times two variants interleaved (A B A B ...) because this machine's speed
 drifts: `--compare batching` (default) `bucketed` vs `random` batches, `--compare rnn`
-`model.rnn=keras` vs `fused` (same batches). Prints one JSON line per variant: median real
-target tokens/s, padded positions/s, real-token fraction (target and source), step time, peak
-RSS, the machine's matmul rate; with `--compare rnn` also the ratio fused / keras.
+`model.rnn=keras` vs `fused` (same batches), `--compare KEY=A,B` any config key that keeps
+the corpus and tokenizers (e.g. `data.batch_tokens=2048,3072`). Prints one JSON line per
+variant: median real target tokens/s, padded positions/s, real-token fraction (target and
+source), step time, peak RSS, the machine's matmul rate; then the ratio of the second
+variant's tokens/s to the first's.
 """
 
 import argparse
@@ -18,7 +20,6 @@ import resource
 import statistics
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -39,7 +40,7 @@ from seq2seq.training.loop import seed_everything  # noqa: E402
 from seq2seq.training.steps import make_train_step, select_inputs  # noqa: E402
 from seq2seq.training.trainer import build_optimizer  # noqa: E402
 
-VARIANTS = {"batching": ("bucketed", "random"), "rnn": ("keras", "fused")}
+VARIANTS = {"batching": "data.batching=bucketed,random", "rnn": "model.rnn=keras,fused"}
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 
 
@@ -48,47 +49,53 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", default=["experiment=g2p_cmudict"])
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--compare", choices=list(VARIANTS), default="batching")
+    parser.add_argument("--compare", default="batching", help="batching, rnn or KEY=A,B")
     args = parser.parse_args()
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = validate(compose("train", overrides=args.overrides), TrainRunConfig)
+    key, values = VARIANTS.get(args.compare, args.compare).split("=", 1)
+    configs = {}
+    for value in values.split(","):
+        with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+            overrides = [*args.overrides, f"{key}={value}"]
+            configs[value] = validate(compose("train", overrides=overrides), TrainRunConfig)
+    cfg = next(iter(configs.values()))
     seed_everything(cfg.train.seed, False)
     corpora = load_corpora(cfg.data)
     tokenizers = load_or_train_tokenizers(
         cfg.tokenizer, corpora["train"], Path(tempfile.mkdtemp()) / "tokenizer"
     )
     runs = {}
-    for mode in VARIANTS[args.compare]:
-        data_cfg, model_cfg = cfg.data, cfg.model
-        if args.compare == "batching":
-            data_cfg = replace(cfg.data, batching=mode)
-        else:
-            model_cfg = replace(cfg.model, rnn=mode)
-        model = build_model(model_cfg, tokenizers.source.vocab_size, tokenizers.target.vocab_size)
-        dataset = make_train_dataset(corpora["train"], tokenizers, data_cfg, seed=cfg.train.seed)
-        build_variables(model)
-        optimizer = build_optimizer(cfg)
-        step = make_train_step(
-            model, optimizer, 0.0, cfg.train.optimizer.clip_norm, cfg.train.jit_compile
+    for value, variant in configs.items():
+        model = build_model(
+            variant.model, tokenizers.source.vocab_size, tokenizers.target.vocab_size
         )
-        runs[mode] = (iter(dataset), step, [])
-        _time(runs[mode], 5)  # trace and warm up
+        dataset = make_train_dataset(
+            corpora["train"], tokenizers, variant.data, seed=variant.train.seed
+        )
+        build_variables(model)
+        optimizer = build_optimizer(variant)
+        step = make_train_step(
+            model,
+            optimizer,
+            variant.train.label_smoothing,
+            variant.train.optimizer.clip_norm,
+            variant.train.jit_compile,
+        )
+        runs[value] = (iter(dataset), step, [])
+        _time(runs[value], 5)  # trace and warm up
     for _ in range(args.rounds):
         for run in runs.values():
             run[2].append(_time(run, args.steps))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     speed = machine()
-    summaries = {}
-    for mode, (_, _, rounds) in runs.items():
-        summaries[mode] = _summary(args.compare, mode, rounds, cfg, peak_mb) | speed
-        print(json.dumps(summaries[mode]))
-    if args.compare == "rnn":
-        ratio = summaries["fused"]["real_target_tokens_per_sec"] / max(
-            summaries["keras"]["real_target_tokens_per_sec"], 1
-        )
-        print(
-            json.dumps({"fused_over_keras": round(ratio, 3), "kernel": masked_gru.IMPLEMENTATION})
-        )
+    rates = []
+    for value, (_, _, rounds) in runs.items():
+        summary = _summary(key, value, rounds, configs[value], peak_mb) | speed
+        rates.append(summary["real_target_tokens_per_sec"])
+        print(json.dumps(summary))
+    first, second = list(runs)[:2] if len(runs) > 1 else (None, None)
+    if second is not None:
+        ratio = {f"{second}_over_{first}": round(rates[1] / max(rates[0], 1), 3)}
+        print(json.dumps(ratio | {"key": key, "kernel": masked_gru.IMPLEMENTATION}))
 
 
 def _time(run, steps: int) -> dict:
@@ -103,16 +110,14 @@ def _time(run, steps: int) -> dict:
     return sums | {"seconds": time.perf_counter() - start, "steps": steps}
 
 
-def _summary(
-    compare: str, mode: str, rounds: list[dict], cfg: TrainRunConfig, peak_mb: float
-) -> dict:
+def _summary(key: str, value: str, rounds: list[dict], cfg: TrainRunConfig, peak_mb: float) -> dict:
     rate = statistics.median(r["tokens"] / r["seconds"] for r in rounds)
     pad = statistics.median((r["positions"] - r["tokens"]) / r["seconds"] for r in rounds)
     total = {k: sum(r[k] for r in rounds) for k in rounds[0]}
     return {
-        compare: mode,
-        "batching": mode if compare == "batching" else cfg.data.batching,
-        "rnn": mode if compare == "rnn" else cfg.model.rnn,
+        key: value,
+        "batching": cfg.data.batching,
+        "rnn": cfg.model.rnn,
         "model": cfg.model.name,
         "batch_tokens": cfg.data.batch_tokens,
         "batch_size": cfg.data.batch_size,
