@@ -71,9 +71,7 @@ def mirrored_step_against_one_device(clip_norms: str = "0,0.05") -> None:
         per_half = []
         for half in halves:
             model = random_model(cfg, seed=5)
-            per_half.append(
-                _update(model, make_train_step(model, keras.optimizers.SGD(1.0)), half)
-            )
+            per_half.append(_update(model, make_train_step(model, keras.optimizers.SGD(1.0)), half))
         mean_of_means = np.mean([o["loss_sum"] / o["tokens"] for o, _ in per_half])
         mean_update = [(a + b) / 2 for a, b in zip(per_half[0][1], per_half[1][1])]
         results.append(
