@@ -94,3 +94,43 @@ def mirrored_step_against_one_device(clip_norms: str = "0,0.05") -> None:
 
 def _max_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return max(float(np.abs(u - v).max()) for u, v in zip(a, b))
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports that were free a moment ago on 127.0.0.1."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def tf_config(ports: list[int], index: int) -> str:
+    """TF_CONFIG of worker `index` of a cluster of workers on 127.0.0.1:`ports`."""
+    workers = [f"127.0.0.1:{p}" for p in ports]
+    return json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+
+
+def mirrored_resume(corpus_dir: str) -> None:
+    """Train the tiny run 12 steps under `mirrored` on 2 logical CPUs (dropout on), then resume
+    it from its step-6 checkpoint in the same process; print both runs' train losses."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    import seq2seq.training.loop as loop
+    from tests.train_helpers import tiny_train_config, train_losses
+
+    loop.final_evaluation = lambda trainer: {}  # only the training losses matter here
+    run = Path(corpus_dir) / "run"
+    cfg = tiny_train_config(
+        Path(corpus_dir), "train.strategy=mirrored", "train.devices=2", "train.deterministic=true"
+    )
+    loop.fit(cfg, run)
+    full = train_losses(run)
+    checkpoint = str(run / "checkpoints" / "last" / "ckpt-6")
+    metrics = loop.fit(replace(cfg, train=replace(cfg.train, resume_from=checkpoint)), run)
+    print(json.dumps({"full": full, "resumed": train_losses(run), "metrics": metrics}))

@@ -102,10 +102,11 @@ def _rows(t: tf.Tensor, replica: int, replicas: int) -> tf.Tensor:
 def make_distribution(cfg: TrainConfig) -> Distribution:
     """The strategy of `cfg.strategy`. Call it before any other TensorFlow operation: a
     multi-worker strategy and logical CPU devices can only be set up before TF starts."""
+    if cfg.strategy != "default":
+        logging.getLogger("tensorflow").setLevel(logging.WARNING)  # a line per collective
     if cfg.strategy == "mirrored":
         devices = mirrored_devices(cfg.devices)
         log.info("tf.distribute: mirrored over %s", ", ".join(devices))
-        logging.getLogger("tensorflow").setLevel(logging.WARNING)  # a line per collective
         return Distribution(tf.distribute.MirroredStrategy(devices), distributed=True)
     if cfg.strategy == "multi_worker":
         return _multi_worker()

@@ -92,7 +92,10 @@ def make_distributed_train_step(
             loss_sum, tokens = masked_cross_entropy(y, logits, mask, label_smoothing)
             all_tokens = tf.stop_gradient(context.all_reduce(sum_, tokens))
             loss = loss_sum / all_tokens  # this replica's share of the global mean
-        grads = context.all_reduce(sum_, tape.gradient(loss, variables))
+        # Dense: replicas' IndexedSlices (embeddings) differ in length, and their all-gather
+        # failed with a shape mismatch between replicas (TF 2.21, 2 logical CPUs).
+        grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
+        grads = context.all_reduce(sum_, grads)
         grad_norm = tf.linalg.global_norm(grads)
         if clip_norm > 0:
             grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=grad_norm)
