@@ -39,12 +39,13 @@ def mirrored_step_against_one_device(clip_norms: str = "0,0.05") -> None:
     import keras
     import tensorflow as tf
 
-    from seq2seq.training.distribute import Distribution, split_cpu
-    from seq2seq.training.steps import make_distributed_train_step, make_train_step
+    from seq2seq.training.distribute import Distribution, mirrored_strategy, split_cpu
+    from seq2seq.training.distributed_step import make_distributed_train_step
+    from seq2seq.training.steps import make_train_step
     from tests.model_helpers import random_model, tiny_config
 
     split_cpu(2)
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = mirrored_strategy(["/cpu:0", "/cpu:1"])
     dist = Distribution(strategy, distributed=True)
     cfg = tiny_config(dropout=0.0)
     x, y, mask = _global_batch()
@@ -89,7 +90,31 @@ def mirrored_step_against_one_device(clip_norms: str = "0,0.05") -> None:
                 "replicas_equal": replicas_equal,
             }
         )
-    print(json.dumps(results))
+    print(json.dumps({"sgd": results, "adam": _adam_losses(strategy, dist, (x, y, mask))}))
+
+
+def _adam_losses(strategy, dist, batch, steps: int = 3) -> list[list[float]]:
+    """[one device, mirrored] losses of `steps` Adam steps on `batch`. Keras' Adam updates
+    the second moment per embedding-gradient slice (a token seen twice adds two squares): the
+    mirrored step must hand it the same slices, not their dense sum."""
+    import keras
+
+    from seq2seq.training.distributed_step import make_distributed_train_step
+    from seq2seq.training.steps import make_train_step
+    from tests.model_helpers import random_model, tiny_config
+
+    cfg = tiny_config(dropout=0.0)
+    one = random_model(cfg, seed=5)
+    single = make_train_step(one, keras.optimizers.Adam(0.02))
+    with strategy.scope():
+        model = random_model(cfg, seed=5)
+        adam = keras.optimizers.Adam(0.02)
+    mirrored = make_distributed_train_step(strategy, model, adam)
+    losses = []
+    for _ in range(steps):
+        a, b = single(*batch), mirrored(*dist.split(*batch))
+        losses.append([float(o["loss_sum"] / o["tokens"]) for o in (a, b)])
+    return losses
 
 
 def _max_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:

@@ -27,7 +27,8 @@ def _run(function: str, *args: str):
 
 
 def test_mirrored_step_equals_the_one_device_step_and_per_replica_means_would_not():
-    unclipped, clipped = _run("mirrored_step_against_one_device", "0,0.05")
+    out = _run("mirrored_step_against_one_device", "0,0.05")
+    unclipped, clipped = out["sgd"]
     for case in (unclipped, clipped):
         # The halves hold very different numbers of real target tokens.
         assert case["half_tokens"] == [25.0, 3.0]
@@ -44,6 +45,9 @@ def test_mirrored_step_equals_the_one_device_step_and_per_replica_means_would_no
     # Clipping by the global norm of the summed gradients: active here, and equal.
     assert clipped["single"]["grad_norm"] > 0.05
     assert clipped["update_size"] <= 0.05
+    # Three Adam steps (embedding gradients as slices, as on one device) stay together.
+    for single, mirrored in out["adam"]:
+        assert mirrored == pytest.approx(single, abs=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ processes or machines (`tf.distribute.MultiWorkerMirroredStrategy`), whose clust
 Every worker builds the same global batch stream (same corpus, same seed) and keeps the rows of
 its own replicas: replica r of R gets rows [r*B//R, (r+1)*B//R) of each global batch of B rows.
 The data iterator is therefore the single-device one, checkpointed as such, and a run resumes
-exactly under any strategy. The train step (`steps.make_distributed_train_step`) normalises
+exactly under any strategy. The train step (`distributed_step.py`) normalises
 the loss over all replicas' real target tokens.
 """
 
@@ -107,10 +107,15 @@ def make_distribution(cfg: TrainConfig) -> Distribution:
     if cfg.strategy == "mirrored":
         devices = mirrored_devices(cfg.devices)
         log.info("tf.distribute: mirrored over %s", ", ".join(devices))
-        return Distribution(tf.distribute.MirroredStrategy(devices), distributed=True)
+        return Distribution(mirrored_strategy(devices), distributed=True)
     if cfg.strategy == "multi_worker":
         return _multi_worker()
     return Distribution(tf.distribute.get_strategy())
+
+
+def mirrored_strategy(devices: list[str]) -> tf.distribute.MirroredStrategy:
+    """MirroredStrategy over `devices` (GPUs, or logical CPUs; TensorFlow picks how to sum)."""
+    return tf.distribute.MirroredStrategy(devices)
 
 
 def mirrored_devices(count: int) -> list[str]:

@@ -27,15 +27,11 @@ from seq2seq.evaluation import sample_lines, task_metrics
 from seq2seq.runs import RunDir
 from seq2seq.runs.checkpoints import Checkpoints, random_states
 from seq2seq.training.distribute import Distribution
+from seq2seq.training.distributed_step import make_distributed_train_step
 from seq2seq.training.preemption import Preemption
 from seq2seq.training.run_logger import RunLogger
 from seq2seq.training.schedules import PlateauTracker, learning_rate
-from seq2seq.training.steps import (
-    make_distributed_train_step,
-    make_eval_step,
-    make_train_step,
-    select_inputs,
-)
+from seq2seq.training.steps import make_eval_step, make_train_step, select_inputs
 from seq2seq.training.validation import evaluate_loss
 
 log = logging.getLogger("seq2seq.train")
