@@ -109,11 +109,13 @@ def all_reduce_gradients(context: tf.distribute.ReplicaContext, grads: list) -> 
         _placed(g, next(all_lengths), replica) if isinstance(g, tf.IndexedSlices) else g
         for g in grads
     ]
-    flat = [t for p in parts for t in (p if isinstance(p, tuple) else (p,))]
+    flat = [t for p in parts if p is not None for t in (p if isinstance(p, tuple) else (p,))]
     summed = iter(_sum_flat(context, flat))
     out = []
     for g, p in zip(grads, parts):
-        if isinstance(p, tuple):
+        if p is None:  # a variable the loss does not depend on (the optimizer skips it)
+            out.append(None)
+        elif isinstance(p, tuple):
             values, indices = next(summed), next(summed)
             out.append(tf.IndexedSlices(values, tf.cast(indices, g.indices.dtype), g.dense_shape))
         else:
@@ -135,7 +137,7 @@ def _placed(slices: tf.IndexedSlices, lengths: tf.Tensor, replica) -> tuple:
 
 def _sum_flat(context: tf.distribute.ReplicaContext, tensors: list) -> list:
     """`tensors` (float32, any shapes) summed over replicas as one flat vector."""
-    shapes = [tf.shape(t) for t in tensors]
+    shapes = [t.shape if t.shape.is_fully_defined() else tf.shape(t) for t in tensors]
     sizes = tf.stack([tf.size(t) for t in tensors])
     flat = context.all_reduce(SUM, tf.concat([tf.reshape(t, [-1]) for t in tensors], 0))
     pieces = tf.split(flat, sizes, num=len(tensors))
