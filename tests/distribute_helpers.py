@@ -109,6 +109,7 @@ def _adam_losses(strategy, dist, batch, steps: int = 3) -> list[list[float]]:
     with strategy.scope():
         model = random_model(cfg, seed=5)
         adam = keras.optimizers.Adam(0.02)
+        adam.build(model.trainable_variables)  # as the Trainer does: not inside the step
     mirrored = make_distributed_train_step(strategy, model, adam)
     losses = []
     for _ in range(steps):
