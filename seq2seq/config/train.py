@@ -27,6 +27,9 @@ class ScheduleConfig:
     patience: int = 2
 
 
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
 @dataclass
 class TrainConfig:
     max_steps: int = 10000
@@ -63,6 +66,14 @@ class TrainConfig:
     num_threads: int = 0
     # Resume from this checkpoint path instead of the newest one in the run directory.
     resume_from: str | None = None
+    # tf.distribute (README, "More than one device"): default (one device) | mirrored (the
+    # devices of one machine) | multi_worker (several processes or machines; the cluster comes
+    # from TF_CONFIG or, without it, from SLURM). Each global batch is split into equal row
+    # slices, one per replica; the loss is normalised over all replicas' real target tokens.
+    strategy: str = "default"
+    # mirrored: replicas (0 = every GPU). Without GPUs, N > 1 splits the CPU into N logical
+    # devices: no faster, but runs the distributed code path on any machine.
+    devices: int = 0
 
     def __post_init__(self) -> None:
         if self.monitor_mode not in ("min", "max"):
@@ -84,6 +95,17 @@ class TrainConfig:
             raise ConfigError(
                 f"train.max_skipped_in_a_row must be >= 1, got {self.max_skipped_in_a_row}"
             )
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"train.strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"
+            )
+        if self.devices < 0 or (self.devices and self.strategy != "mirrored"):
+            raise ConfigError(
+                f"train.devices={self.devices}: a count >= 0, used by train.strategy=mirrored "
+                "only (multi_worker uses each machine's GPUs, or its CPU)"
+            )
+        if self.jit_compile and self.strategy != "default":
+            raise ConfigError("train.jit_compile=true works with train.strategy=default only")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(
                 f"train.label_smoothing must be in [0, 1), got {self.label_smoothing}"

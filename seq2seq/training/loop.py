@@ -2,10 +2,15 @@
 notebooks and the `seq2seq-train` entry point.
 
 `fit` holds the run directory's lock (one writer per run directory) and handles SIGTERM and
-SIGINT (`seq2seq.training.preemption`) for its whole duration."""
+SIGINT (`seq2seq.training.preemption`) for its whole duration. Under `train.strategy=
+multi_worker` every worker process calls `fit` with the same run directory: the chief writes
+it; the others read its tokenizers and checkpoints and write to a temporary directory, removed
+at the end."""
 
 import json
 import logging
+import shutil
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -17,11 +22,12 @@ import tensorflow as tf
 from seq2seq.config import TrainRunConfig
 from seq2seq.data.pipeline import make_train_dataset
 from seq2seq.data.streaming import load_training_data
-from seq2seq.data.tokenizer import load_or_train_tokenizers
+from seq2seq.data.tokenizer import load_or_train_tokenizers, load_tokenizers
 from seq2seq.files import atomic_write_json, atomic_write_text
 from seq2seq.model import build_model, build_variables
 from seq2seq.runs import RunDir, RunLock, check_writable, git_commit, store_or_check_run_config
 from seq2seq.runs.checkpoints import restore_model
+from seq2seq.training.distribute import Distribution, make_distribution
 from seq2seq.training.preemption import Preemption
 from seq2seq.training.trainer import Trainer
 
@@ -35,20 +41,47 @@ def fit(cfg: TrainRunConfig, run_dir: str | Path) -> dict:
     SystemExit with status 143/130) after saving on SIGTERM/SIGINT.
     """
     run_dir = RunDir(run_dir)
+    set_threads(cfg.train.num_threads)  # both before TensorFlow starts
+    dist = make_distribution(cfg.train)
+    if not dist.is_chief:
+        return _fit_worker(cfg, run_dir, dist)
     check_writable(run_dir.path)
     with RunLock(run_dir.lock), Preemption() as preemption:
-        return _fit(cfg, run_dir, preemption)
+        return _fit(cfg, run_dir, preemption, dist)
 
 
-def _fit(cfg: TrainRunConfig, run_dir: RunDir, preemption: Preemption) -> dict:
-    resumed = store_or_check_run_config(run_dir.config, cfg)
+def _fit_worker(cfg: TrainRunConfig, run_dir: RunDir, dist: Distribution) -> dict:
+    """A worker other than the chief: trains in step with it, writing to a temporary directory
+    (checkpoints must be written by every worker), removed at the end."""
+    scratch = tempfile.mkdtemp(prefix=f"seq2seq-{dist.task.replace(':', '')}-")
+    log.info(
+        "%s: writing to %s (removed at the end); the chief writes %s", dist.task, scratch, run_dir
+    )
+    try:
+        with Preemption() as preemption:
+            return _fit(cfg, run_dir, preemption, dist, own_dir=RunDir(scratch))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _fit(
+    cfg: TrainRunConfig,
+    run_dir: RunDir,
+    preemption: Preemption,
+    dist: Distribution,
+    own_dir: RunDir | None = None,
+) -> dict:
+    """Train; `own_dir` is where a worker other than the chief writes (None on the chief)."""
+    chief = own_dir is None
+    resumed = store_or_check_run_config(run_dir.config, cfg) if chief else False
     commit = git_commit()  # of the code this process loaded, not of the tree at the end
-    atomic_write_text(run_dir.git, commit + "\n")
+    if chief:
+        atomic_write_text(run_dir.git, commit + "\n")
     seed_everything(cfg.train.seed, cfg.train.deterministic)
-    set_threads(cfg.train.num_threads)
     corpora, stream = load_training_data(cfg.data)  # stream: None, or corpora["train"] a sample
-    tokenizers = load_or_train_tokenizers(cfg.tokenizer, corpora["train"], run_dir.tokenizer)
-    model = build_model(cfg.model, tokenizers.source.vocab_size, tokenizers.target.vocab_size)
+    tokenizers = _tokenizers(cfg, corpora, run_dir, dist)
+    with dist.scope():
+        model = build_model(cfg.model, tokenizers.source.vocab_size, tokenizers.target.vocab_size)
     train_ds = make_train_dataset(
         corpora["train"],
         tokenizers,
@@ -57,7 +90,8 @@ def _fit(cfg: TrainRunConfig, run_dir: RunDir, preemption: Preemption) -> dict:
         stream=stream,
         sampling=cfg.tokenizer.sampling,
     )
-    build_variables(model)
+    with dist.scope():
+        build_variables(model)
     log.info(
         "model: %s parameters; %s run in %s",
         f"{model.count_params():,}",
@@ -66,15 +100,19 @@ def _fit(cfg: TrainRunConfig, run_dir: RunDir, preemption: Preemption) -> dict:
     )
     trainer = Trainer(
         cfg,
-        run_dir,
+        run_dir if chief else own_dir,
         model,
         tokenizers,
         corpora,
         train_ds,
         num_train_examples=stream.num_pairs if stream else len(corpora["train"].sources),
         preemption=preemption,
+        distribution=dist,
+        resume_dir=None if chief else str(run_dir.checkpoint_dir("last")),
     )
     summary = trainer.run()
+    if not chief:
+        return summary
     preemption.phase = "the final evaluation (training is complete)"
     if summary["steps"] > 0:
         summary.update(final_evaluation(trainer))
@@ -87,6 +125,16 @@ def _fit(cfg: TrainRunConfig, run_dir: RunDir, preemption: Preemption) -> dict:
     if cfg.logger.tensorboard:
         log_hparams(run_dir, cfg, summary)
     return summary
+
+
+def _tokenizers(cfg: TrainRunConfig, corpora: dict, run_dir: RunDir, dist: Distribution):
+    """The run's tokenizers: trained (or loaded) by the chief, then read by the other workers."""
+    if dist.is_chief:
+        tokenizers = load_or_train_tokenizers(cfg.tokenizer, corpora["train"], run_dir.tokenizer)
+        dist.barrier()
+        return tokenizers
+    dist.barrier()
+    return load_tokenizers(run_dir.tokenizer)
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:

@@ -57,7 +57,7 @@ def make_train_step(
         if clip_norm > 0:
             grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=grad_norm)
         optimizer.apply_gradients(zip(grads, variables))
-        return _batch_stats(x, y, mask, logits, loss_sum, tokens) | {"grad_norm": grad_norm}
+        return batch_stats(x, y, mask, logits, loss_sum, tokens) | {"grad_norm": grad_norm}
 
     return step
 
@@ -69,12 +69,12 @@ def make_eval_step(model: keras.Model) -> Callable:
     def step(x, y, mask):
         logits = model(x, training=False)
         loss_sum, tokens = masked_cross_entropy(y, logits, mask, 0.0)
-        return _batch_stats(x, y, mask, logits, loss_sum, tokens)
+        return batch_stats(x, y, mask, logits, loss_sum, tokens)
 
     return step
 
 
-def _batch_stats(x, y, mask, logits, loss_sum, tokens) -> dict:
+def batch_stats(x, y, mask, logits, loss_sum, tokens) -> dict:
     correct, _ = token_accuracy(y, logits, mask)
     return {
         "loss_sum": loss_sum,

@@ -4,10 +4,15 @@ non-finite guards and graceful preemption.
 `Trainer` holds the state that a checkpoint saves (model, optimizer, data iterator, counters,
 the partial log interval) so that a run interrupted at any step, and resumed, continues
 exactly where it stopped and logs the same figures as an uninterrupted one.
+
+Under a `mirrored` or `multi_worker` strategy (`distribute.py`) the figures are global (summed
+over replicas) and every worker runs the same loop; only the chief validates and writes the run
+directory; decisions taken from the clock or a signal are agreed between workers.
 """
 
 import logging
 import math
+import signal
 import time
 from dataclasses import dataclass, field
 
@@ -21,6 +26,8 @@ from seq2seq.errors import Seq2SeqError
 from seq2seq.evaluation import sample_lines, task_metrics
 from seq2seq.runs import RunDir
 from seq2seq.runs.checkpoints import Checkpoints, random_states
+from seq2seq.training.distribute import Distribution
+from seq2seq.training.distributed_step import make_distributed_train_step
 from seq2seq.training.preemption import Preemption
 from seq2seq.training.run_logger import RunLogger
 from seq2seq.training.schedules import PlateauTracker, learning_rate
@@ -91,13 +98,22 @@ class Trainer:
         train_dataset: tf.data.Dataset,
         num_train_examples: int,
         preemption: Preemption | None = None,
+        distribution: Distribution | None = None,
+        resume_dir: str | None = None,
     ) -> None:
+        """`distribution`: the strategy (model variables must have been created in its scope;
+        default: one device). `run_dir` is where this process writes (a temporary directory
+        on workers other than the chief); `resume_dir`, if given, where it finds the
+        checkpoint to resume from (the chief's `checkpoints/last`)."""
         self.cfg, self.run_dir, self.model = cfg, run_dir, model
         self.preemption = preemption or Preemption()  # not entered: never signalled
+        self.dist = distribution or Distribution(tf.distribute.get_strategy())
+        self.resume_dir = resume_dir
         self.tokenizers, self.corpora = tokenizers, corpora
         self.num_train_examples = max(num_train_examples, 1)
-        self.optimizer = build_optimizer(cfg)
-        self.optimizer.build(model.trainable_variables)
+        with self.dist.scope():
+            self.optimizer = build_optimizer(cfg)
+            self.optimizer.build(model.trainable_variables)
         self.iterator = iter(train_dataset)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.examples_seen = tf.Variable(0.0, dtype=tf.float64, trainable=False)
@@ -131,16 +147,28 @@ class Trainer:
             model=model,
             keep=cfg.train.keep_checkpoints,
         )
-        t = cfg.train
-        # skip: the step's update is applied only when every gradient is finite.
-        applier = SkipNonFinite(self.optimizer) if t.on_nonfinite == "skip" else self.optimizer
-        self.train_step = make_train_step(
-            model, applier, t.label_smoothing, t.optimizer.clip_norm, t.jit_compile
-        )
+        self.train_step = self._make_train_step()
         self.eval_step = make_eval_step(model)
         self.logger: RunLogger | None = None
         self._saved_step = -1  # step of the newest training-state checkpoint on disk
         self._last_save = time.perf_counter()
+
+    def _make_train_step(self):
+        t = self.cfg.train
+        skip = t.on_nonfinite == "skip"  # apply the update only when every gradient is finite
+        if self.dist.distributed:
+            return make_distributed_train_step(
+                self.dist.strategy,
+                self.model,
+                self.optimizer,
+                t.label_smoothing,
+                t.optimizer.clip_norm,
+                skip_nonfinite=skip,
+            )
+        applier = SkipNonFinite(self.optimizer) if skip else self.optimizer
+        return make_train_step(
+            self.model, applier, t.label_smoothing, t.optimizer.clip_norm, t.jit_compile
+        )
 
     # --- the loop -------------------------------------------------------------------------
     def run(self) -> dict[str, float]:
@@ -149,7 +177,10 @@ class Trainer:
         On SIGTERM/SIGINT (see `seq2seq.training.preemption`): finish the step, save, raise
         `Interrupted`.
         """
-        restored = self.checkpoints.restore_latest(self.cfg.train.resume_from)
+        resume_from = self.cfg.train.resume_from
+        if resume_from is None and self.resume_dir is not None:
+            resume_from = tf.train.latest_checkpoint(self.resume_dir)
+        restored = self.checkpoints.restore_latest(resume_from)
         self.plateau.load_state(self.progress.numpy()[2:].tolist())
         self.interval = Interval.from_state(self.interval_state.numpy().tolist())
         self.skipped_steps, self.skipped_in_a_row, self.validated_step = (
@@ -160,7 +191,7 @@ class Trainer:
         self._last_save = time.perf_counter()
         self.logger = RunLogger(
             self.run_dir,
-            self.cfg.logger.tensorboard,
+            self.cfg.logger.tensorboard and self.dist.is_chief,
             self.cfg.train.max_steps,
             resume_step=start_step,
         )
@@ -208,7 +239,7 @@ class Trainer:
         if t.save_every > 0 and step % t.save_every == 0:
             return True
         minutes = (time.perf_counter() - self._last_save) / 60
-        return t.save_every_minutes > 0 and minutes >= t.save_every_minutes
+        return self.dist.any(t.save_every_minutes > 0 and minutes >= t.save_every_minutes)
 
     def save(self, step: int) -> str:
         """Write the full training state at `step` (checkpoints/last)."""
@@ -219,9 +250,13 @@ class Trainer:
         return path
 
     def _check_preemption(self, step: int) -> None:
-        """After a SIGTERM/SIGINT: save the state at `step` (if not saved yet) and exit."""
-        if not self.preemption.requested:
+        """After a SIGTERM/SIGINT (to any worker): save the state at `step` (if not saved
+        yet) and exit."""
+        if not self.dist.any(self.preemption.requested):
             return
+        if not self.preemption.requested:
+            log.warning("another worker was interrupted: stopping too")
+            self.preemption.signum = signal.SIGTERM
         path = self.checkpoints.last.latest_checkpoint
         if self._saved_step != step:
             path = self.save(step)
@@ -233,7 +268,8 @@ class Trainer:
         x, y, mask = next(self.iterator)
         lr = learning_rate(int(self.step.numpy()), self.cfg.train) * self.plateau.scale
         self.optimizer.learning_rate.assign(lr)
-        out = self.train_step(select_inputs(x), y, mask)
+        batch = (select_inputs(x), y, mask)
+        out = self.train_step(*(self.dist.split(*batch) if self.dist.distributed else batch))
         loss = float(out["loss_sum"]) / max(float(out["tokens"]), 1.0)
         if math.isfinite(loss) and math.isfinite(float(out["grad_norm"])):
             interval.add(out)
@@ -277,7 +313,7 @@ class Trainer:
             return "max_steps"
         if t.max_epochs > 0 and self.epoch >= t.max_epochs:
             return "max_epochs"
-        if t.max_minutes > 0 and time.time() - start_time >= 60 * t.max_minutes:
+        if self.dist.any(t.max_minutes > 0 and time.time() - start_time >= 60 * t.max_minutes):
             return "max_minutes"
         patience = t.early_stopping_patience
         if patience > 0 and self.progress.numpy()[1] >= patience:
@@ -324,16 +360,10 @@ class Trainer:
         In this order, so that a kill between the two leaves a state from before this
         validation, which a resume repeats with the same outcome."""
         started = time.perf_counter()
-        metrics, samples = self.validate("valid")
-        self.logger.scalars(step, metrics)
-        self.logger.text(step, "val/samples", samples)
-        monitor = self.cfg.train.monitor
-        if monitor not in metrics:
-            raise Seq2SeqError(
-                f"train.monitor={monitor!r} is not a validation metric; "
-                f"choose one of {sorted(metrics)}"
-            )
-        value, best = metrics[monitor], self.progress.numpy()[0]
+        metrics = self._chief_validation(step)
+        # Every worker takes the chief's value: the same best, patience and learning rate.
+        value = self.dist.broadcast([metrics.get(self.cfg.train.monitor, math.nan)])[0]
+        best = self.progress.numpy()[0]
         better = math.isnan(best) or (
             value < best if self.cfg.train.monitor_mode == "min" else value > best
         )
@@ -345,13 +375,29 @@ class Trainer:
         if better:
             self.checkpoints.save_best(step)
         self.save(step)
-        log.info(
-            "validation at step %d (%.1fs): %s%s",
-            step,
-            time.perf_counter() - started,
-            " | ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
-            " (best)" if better else "",
-        )
+        if self.dist.is_chief:
+            log.info(
+                "validation at step %d (%.1fs): %s%s",
+                step,
+                time.perf_counter() - started,
+                " | ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
+                " (best)" if better else "",
+            )
+
+    def _chief_validation(self, step: int) -> dict[str, float]:
+        """Validate and log (on the chief; other workers get {} and wait for its value)."""
+        if not self.dist.is_chief:
+            return {}
+        metrics, samples = self.validate("valid")
+        self.logger.scalars(step, metrics)
+        self.logger.text(step, "val/samples", samples)
+        monitor = self.cfg.train.monitor
+        if monitor not in metrics:
+            raise Seq2SeqError(
+                f"train.monitor={monitor!r} is not a validation metric; "
+                f"choose one of {sorted(metrics)}"
+            )
+        return metrics
 
 
 class SkipNonFinite:

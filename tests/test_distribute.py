@@ -1,0 +1,136 @@
+"""tf.distribute training (train.strategy): the loss is normalised over all replicas' real
+target tokens, so a mirrored step equals the one-device step on the same global batch.
+
+Logical CPU devices must be configured before TensorFlow starts: the checks run in a fresh
+process (tests/distribute_helpers.py)."""
+
+import json
+import math
+import subprocess
+
+import pytest
+
+from seq2seq.config import TrainConfig
+from seq2seq.errors import ConfigError
+from tests.cli_helpers import BIN, ENV, run_python, run_verb
+from tests.distribute_helpers import free_ports, tf_config
+from tests.train_helpers import tiny_train_overrides, train_losses
+
+
+def _run(function: str, *args: str):
+    proc = run_python(
+        f"import sys; from tests.distribute_helpers import {function}; {function}(*sys.argv[1:])",
+        *args,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def test_mirrored_step_equals_the_one_device_step_and_per_replica_means_would_not():
+    out = _run("mirrored_step_against_one_device", "0,0.05")
+    unclipped, clipped = out["sgd"]
+    for case in (unclipped, clipped):
+        # The halves hold very different numbers of real target tokens.
+        assert case["half_tokens"] == [25.0, 3.0]
+        assert case["mirrored_loss"] == pytest.approx(case["single_loss"], abs=1e-5)
+        assert case["update_diff"] < 1e-5, case
+        assert case["replicas_equal"]
+        for key in ("tokens", "positions", "correct", "examples", "source_tokens"):
+            assert case["mirrored"][key] == case["single"][key], key
+        assert case["mirrored"]["grad_norm"] == pytest.approx(case["single"]["grad_norm"], 1e-5)
+    # Averaging per-replica means would weight the 3 short-half tokens like the 25 long ones:
+    # another loss and another update, far outside the tolerance above.
+    assert abs(unclipped["per_replica_mean_loss"] - unclipped["single_loss"]) > 100 * 1e-5
+    assert unclipped["per_replica_mean_update_diff"] > 100 * 1e-5
+    # Clipping by the global norm of the summed gradients: active here, and equal.
+    assert clipped["single"]["grad_norm"] > 0.05
+    assert clipped["update_size"] <= 0.05
+    # Three Adam steps (embedding gradients as slices, as on one device) stay together.
+    for single, mirrored in out["adam"]:
+        assert mirrored == pytest.approx(single, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"strategy": "horovod"}, "train.strategy must be one of"),
+        ({"strategy": "default", "devices": 2}, "train.devices=2"),
+        ({"strategy": "mirrored", "jit_compile": True}, "jit_compile"),
+    ],
+)
+def test_strategy_settings_are_validated(fields, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**fields)
+
+
+@pytest.mark.slow
+def test_mirrored_run_resumes_exactly(tmp_path):
+    out = _run("mirrored_resume", str(tmp_path))
+    assert out["metrics"]["resumed_from_step"] == 6 and out["metrics"]["steps"] == 12
+    full, resumed = out["full"], out["resumed"]
+    assert sorted(full) == sorted(resumed) and len(full) == 6
+    for step in full:
+        assert resumed[step] == pytest.approx(full[step], abs=1e-6), step
+
+
+@pytest.mark.slow
+def test_multi_worker_matches_one_process_and_only_the_chief_writes(tmp_path):
+    """Two worker processes on 127.0.0.1 (TF_CONFIG) against one process, same global batches."""
+    overrides = tiny_train_overrides(
+        tmp_path,
+        "model.dropout=0.0",  # replicas draw other dropout masks than one device
+        "train.max_steps=4",
+        "train.log_every=1",
+        "train.validate_every=4",
+        "train.val_decode_examples=10",
+    )
+    single = run_verb("train", *overrides, f"hydra.run.dir={tmp_path / 'single'}")
+    assert single.returncode == 0, single.stderr[-3000:]
+    ports, scratch = free_ports(2), tmp_path / "tmp"
+    scratch.mkdir()
+    workers = [
+        subprocess.Popen(
+            [str(BIN / "seq2seq-train"), *overrides, "train.strategy=multi_worker"]
+            + [f"hydra.run.dir={tmp_path / 'run'}"],
+            env=dict(ENV, TF_CONFIG=tf_config(ports, i), TMPDIR=str(scratch)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    logs = [w.communicate(timeout=600)[1] for w in workers]
+    for worker, log in zip(workers, logs):
+        assert worker.returncode == 0, log[-3000:]
+    assert "worker:1: writing to" in logs[1] and "(chief)" in logs[0]
+    losses, expected = train_losses(tmp_path / "run"), train_losses(tmp_path / "single")
+    assert sorted(losses) == sorted(expected) == [1, 2, 3, 4]
+    for step in expected:
+        assert losses[step] == pytest.approx(expected[step], abs=1e-5), step
+    # The chief wrote what one process writes; the other worker's directory is gone.
+    assert _files(tmp_path / "run", "checkpoints") == _files(tmp_path / "single", "checkpoints")
+    assert len(_files(tmp_path / "run", "tensorboard")) == len(
+        _files(tmp_path / "single", "tensorboard")
+    )
+    assert not list(scratch.iterdir())
+
+
+def _files(run_dir, sub: str) -> list[str]:
+    return sorted(str(p.relative_to(run_dir)) for p in (run_dir / sub).rglob("*") if p.is_file())
+
+
+@pytest.mark.slow
+def test_the_default_experiment_runs_mirrored_on_two_logical_cpus(tmp_path):
+    proc = run_verb(
+        "train",
+        "experiment=g2p_cmudict",
+        "debug=smoke",
+        "train.strategy=mirrored",
+        "train.devices=2",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "mirrored over /cpu:0, /cpu:1" in proc.stderr
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["steps"] == 20 and metrics["stop_reason"] == "max_steps"
+    assert math.isfinite(metrics["best/val/wer"]) and math.isfinite(metrics["best/test/loss"])
