@@ -141,9 +141,10 @@ def tf_config(ports: list[int], index: int) -> str:
     return json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
 
 
-def mirrored_resume(corpus_dir: str) -> None:
-    """Train the tiny run 12 steps under `mirrored` on 2 logical CPUs (dropout on), then resume
-    it from its step-6 checkpoint in the same process; print both runs' train losses."""
+def mirrored_resume(corpus_dir: str, phase: str) -> None:
+    """Under `mirrored` on 2 logical CPUs (dropout on): phase `full` trains the tiny run 12
+    steps; phase `resume` (a new process, as a user resumes) trains it again from its step-6
+    checkpoint. Prints the run's train losses (and the metrics)."""
     from dataclasses import replace
     from pathlib import Path
 
@@ -155,8 +156,8 @@ def mirrored_resume(corpus_dir: str) -> None:
     cfg = tiny_train_config(
         Path(corpus_dir), "train.strategy=mirrored", "train.devices=2", "train.deterministic=true"
     )
-    loop.fit(cfg, run)
-    full = train_losses(run)
-    checkpoint = str(run / "checkpoints" / "last" / "ckpt-6")
-    metrics = loop.fit(replace(cfg, train=replace(cfg.train, resume_from=checkpoint)), run)
-    print(json.dumps({"full": full, "resumed": train_losses(run), "metrics": metrics}))
+    if phase == "resume":
+        checkpoint = str(run / "checkpoints" / "last" / "ckpt-6")
+        cfg = replace(cfg, train=replace(cfg.train, resume_from=checkpoint))
+    metrics = loop.fit(cfg, run)
+    print(json.dumps({"losses": train_losses(run), "metrics": metrics}))

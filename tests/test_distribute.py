@@ -65,9 +65,12 @@ def test_strategy_settings_are_validated(fields, message):
 
 @pytest.mark.slow
 def test_mirrored_run_resumes_exactly(tmp_path):
-    out = _run("mirrored_resume", str(tmp_path))
+    """Resumed in a new process, as a user resumes. (Two MirroredStrategy runs in one process
+    failed with a collective shape mismatch between them: see issue 13's note.)"""
+    full = _run("mirrored_resume", str(tmp_path), "full")["losses"]
+    out = _run("mirrored_resume", str(tmp_path), "resume")
     assert out["metrics"]["resumed_from_step"] == 6 and out["metrics"]["steps"] == 12
-    full, resumed = out["full"], out["resumed"]
+    resumed = out["losses"]
     assert sorted(full) == sorted(resumed) and len(full) == 6
     for step in full:
         assert resumed[step] == pytest.approx(full[step], abs=1e-6), step
