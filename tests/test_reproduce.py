@@ -190,17 +190,7 @@ def test_table_only_within_tolerance_rewrites_readme_and_results(tmp_path, capsy
     directory = write_experiment(tmp_path, results={"a": {"train/best/test/wer": 30.2}})
     write_run(tmp_path / "out" / "a", 2800, 600, 30.0, 29.5)
     write_run(tmp_path / "out" / "b", 2800, 540, 29.0, None)
-    with pytest.raises(SystemExit) as exit_info:
-        main(
-            [
-                "toy",
-                "--table-only",
-                "--out",
-                str(tmp_path / "out"),
-                "--experiments-dir",
-                str(directory.parent),
-            ]
-        )
+    exit_info = table_only(tmp_path, directory)
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "ok   a train/best/test/wer: 30.2 -> 30 (-0.2, tolerance 0.5)" in out
@@ -217,17 +207,7 @@ def test_out_of_tolerance_exits_1_and_keeps_the_recorded_files(tmp_path, capsys)
     write_run(tmp_path / "out" / "a", 2800, 600, 30.0, 29.5)
     write_run(tmp_path / "out" / "b", 2800, 540, 29.0, None)
     before = (directory / RESULTS_FILE).read_text()
-    with pytest.raises(SystemExit) as exit_info:
-        main(
-            [
-                "toy",
-                "--table-only",
-                "--out",
-                str(tmp_path / "out"),
-                "--experiments-dir",
-                str(directory.parent),
-            ]
-        )
+    exit_info = table_only(tmp_path, directory)
     assert exit_info.value.code == 1
     captured = capsys.readouterr()
     assert "OVER a train/best/test/wer: 25 -> 30 (+5, tolerance 0.5)" in captured.out
@@ -332,3 +312,19 @@ def test_smoke_reproduction_of_g2p_cmudict(tmp_path):
     assert f"{metrics['best/test/wer']:.2f} (— / {metrics['best/test/wer']:.2f})" in row
     assert "quick check (debug=smoke): not compared" in proc.stdout
     assert (ROOT / "experiments" / "g2p_cmudict" / README_FILE).read_text() == readme
+
+
+def table_only(tmp_path, directory):
+    """`seq2seq-reproduce toy --table-only` over tmp_path/out; the SystemExit it ends with."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "toy",
+                "--table-only",
+                "--out",
+                str(tmp_path / "out"),
+                "--experiments-dir",
+                str(directory.parent),
+            ]
+        )
+    return exit_info
