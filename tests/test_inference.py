@@ -10,6 +10,9 @@ import shutil
 import pytest
 
 from seq2seq.config import DecodeConfig
+from seq2seq.data.corpora import Corpus
+from seq2seq.decoding import decode_corpus
+from seq2seq.decoding.corpus import spread
 from seq2seq.errors import DataError, RunDirError
 from seq2seq.inference.evaluate import evaluate_run
 from seq2seq.inference.translate import read_lines, translate_lines
@@ -82,6 +85,24 @@ def test_evaluate_writes_hypotheses_references_and_metrics(smoke_run_copy, tmp_p
     assert (tmp_path / "attention_0.png").stat().st_size > 1000
     assert (tmp_path / "attention_1.png").exists()
     assert len(set(hyps)) > 1  # not one output for every input
+
+
+def test_spread_is_evenly_spaced_with_both_ends():
+    assert spread(10, 4) == [0, 3, 6, 9]
+    assert spread(5, 1) == [0]
+    assert spread(7, 6) == [0, 1, 2, 4, 5, 6]
+    assert len(set(spread(1000, 999))) == 999
+
+
+def test_decode_limit_samples_the_whole_corpus_not_its_head(run):
+    # Corpora are often sorted (Tatoeba by length): a limited validation decodes sources spread
+    # over the whole split, each with all of its references.
+    words = ["ab", "ab", "cat", "dog", "eel", "fig", "gnu", "hen", "ink", "jam", "kite"]
+    corpus = Corpus(sources=words, targets=[f"t{i}" for i in range(len(words))], name="valid")
+    decoded = decode_corpus(run.model, run.tokenizers, corpus, run.cfg.data, DecodeConfig(), 4)
+    assert decoded.sources == ["ab", "eel", "hen", "kite"]  # of 10 distinct: 0, 3, 6, 9
+    assert decoded.references[0] == ["t0", "t1"]
+    assert len(decoded.hypotheses) == 4
 
 
 def test_missing_checkpoint_and_not_a_run(tmp_path, smoke_run):

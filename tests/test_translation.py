@@ -92,6 +92,7 @@ def test_shared_vocabulary_with_tied_embeddings_end_to_end(corpus_file, tmp_path
     assert (tokenizer / "source.model").read_bytes() == (tokenizer / "target.model").read_bytes()
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["steps"] == 12 and 0 <= metrics["best/test/bleu"] <= 100
+    assert "tok:13a" in metrics["signatures"]["bleu"]  # how the final BLEU was computed
     run = load_run(run_dir)
     assert run.tokenizers.source is run.tokenizers.target
     # vocab_size=auto: every piece the corpus allows, more than the 10 + 10 words + specials

@@ -47,7 +47,7 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
     row.update(flatten(OmegaConf.to_container(OmegaConf.load(RunDir(run_dir).config))))
     metrics = RunDir(run_dir).metrics
     if metrics.exists():
-        row.update(json.loads(metrics.read_text(encoding="utf-8")))
+        row.update(flatten(json.loads(metrics.read_text(encoding="utf-8"))))
     return row
 
 

@@ -56,7 +56,8 @@ class TrainConfig:
     max_skipped_in_a_row: int = 10
     seed: int = 1234
     deterministic: bool = False
-    # Decode this many distinct validation sources at each validation for task metrics
+    # Decode this many distinct validation sources (evenly spaced over the split, which may be
+    # sorted by length) at each validation for task metrics
     # (0 = all, -1 = none); the final evaluation of the best checkpoint decodes all.
     val_decode_examples: int = 1000
     num_samples: int = 5  # sample predictions written to TensorBoard text

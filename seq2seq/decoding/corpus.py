@@ -72,6 +72,14 @@ def _with_batch_size(cfg: DataConfig, batch_size: int) -> DataConfig:
     return replace(cfg, eval_batch_size=batch_size)
 
 
+def spread(count: int, limit: int) -> list[int]:
+    """`limit` increasing indices in [0, count), evenly spaced, the first and last included
+    (0 < limit < count)."""
+    if limit == 1:
+        return [0]
+    return [round(i * (count - 1) / (limit - 1)) for i in range(limit)]
+
+
 @dataclass
 class Decoded:
     """Best hypotheses of the distinct sources of a corpus, with all their references."""
@@ -91,11 +99,13 @@ def decode_corpus(
     limit: int = 0,
     progress: bool = False,
 ) -> Decoded:
-    """Decode the distinct sources of `corpus` (the first `limit` if > 0) in corpus order;
-    `progress`: see `decode_sources`."""
+    """Decode the distinct sources of `corpus` in corpus order; with `limit` > 0 only `limit` of
+    them, evenly spaced over the corpus (`spread`: corpora are often sorted, e.g. by length, so
+    the first `limit` would not be a fair sample). `progress`: see `decode_sources`."""
     sources, references = corpus.references()
-    if limit > 0:
-        sources, references = sources[:limit], references[:limit]
+    if 0 < limit < len(sources):
+        keep = spread(len(sources), limit)
+        sources, references = [sources[i] for i in keep], [references[i] for i in keep]
     nbest = decode_sources(model, tokenizers, sources, data_cfg, decode_cfg, progress)
     return Decoded(
         sources, [h[0].text for h in nbest], references, sum(h[0].num_tokens for h in nbest)

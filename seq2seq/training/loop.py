@@ -158,13 +158,15 @@ def set_threads(num_threads: int) -> None:
 def final_evaluation(trainer: Trainer) -> dict:
     """Best checkpoint's metrics on the whole valid and test splits (if present)."""
     checkpoint = restore_model(trainer.model, trainer.run_dir.checkpoints, "best")
-    out = {"best_checkpoint": checkpoint}
+    out: dict = {"best_checkpoint": checkpoint}
     for split in ("valid", "test"):
         if split not in trainer.corpora or not trainer.corpora[split].sources:
             continue
         started = time.perf_counter()
-        metrics, _ = trainer.validate(split, decode_limit=0)  # decode the whole split
+        metrics, _, signatures = trainer.validate(split, decode_limit=0)  # the whole split
         out.update({f"best/{k}": v for k, v in metrics.items()})
+        if signatures:  # translation: how BLEU, chrF and TER were computed (sacrebleu)
+            out["signatures"] = signatures
         log.info(
             "best checkpoint on %s (%.1fs): %s",
             split,

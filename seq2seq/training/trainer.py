@@ -15,6 +15,7 @@ import math
 import signal
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -23,7 +24,7 @@ from seq2seq.config import TrainRunConfig
 from seq2seq.data.pipeline import make_eval_dataset
 from seq2seq.decoding import decode_corpus
 from seq2seq.errors import Seq2SeqError
-from seq2seq.evaluation import sample_lines, task_metrics
+from seq2seq.evaluation import sample_lines, task_scores
 from seq2seq.runs import RunDir
 from seq2seq.runs.checkpoints import Checkpoints, random_states
 from seq2seq.training.distribute import Distribution
@@ -83,6 +84,14 @@ class Interval:
             "train/source_real_token_fraction": s["source_tokens"]
             / max(s["source_positions"], 1.0),
         }
+
+
+class Validation(NamedTuple):
+    """What `Trainer.validate` returns for a split."""
+
+    metrics: dict[str, float]  # "<split prefix>/<name>": loss, accuracy, perplexity, task scores
+    samples: list[str]  # a few `source -> hypothesis (reference)` lines for TensorBoard
+    signatures: dict[str, str]  # translation: the sacrebleu signature of each score; g2p: {}
 
 
 class Trainer:
@@ -335,24 +344,25 @@ class Trainer:
             self.logger.console(step, values)
 
     # --- validation and checkpoints -------------------------------------------------------
-    def validate(
-        self, split: str = "valid", decode_limit: int | None = None
-    ) -> tuple[dict[str, float], list[str]]:
-        """Loss, accuracy, perplexity on `split`, and task metrics from decoding the first
-        `decode_limit` distinct sources (default `train.val_decode_examples`; 0 = all)."""
+    def validate(self, split: str = "valid", decode_limit: int | None = None) -> Validation:
+        """Loss, accuracy, perplexity on `split`, and task metrics from decoding `decode_limit`
+        distinct sources spread over the split (default `train.val_decode_examples`; 0 = all)."""
         corpus = self.corpora[split]
         metrics = evaluate_loss(
             self.eval_step, make_eval_dataset(corpus, self.tokenizers, self.cfg.data)
         )
         samples: list[str] = []
+        signatures: dict[str, str] = {}
         limit = self.cfg.train.val_decode_examples if decode_limit is None else decode_limit
         if limit >= 0:
             decoded = decode_corpus(
                 self.model, self.tokenizers, corpus, self.cfg.data, self.cfg.decode, limit
             )
-            metrics.update(task_metrics(self.cfg.task, decoded))
+            scores, signatures = task_scores(self.cfg.task, decoded)
+            metrics.update(scores)
             samples = sample_lines(decoded, self.cfg.train.num_samples)
-        return {f"{split_prefix(split)}/{k}": v for k, v in metrics.items()}, samples
+        prefix = split_prefix(split)
+        return Validation({f"{prefix}/{k}": v for k, v in metrics.items()}, samples, signatures)
 
     def _validate_and_save(self, step: int) -> None:
         """Validate, save the best model (if better), then the training state.
@@ -388,7 +398,7 @@ class Trainer:
         """Validate and log (on the chief; other workers get {} and wait for its value)."""
         if not self.dist.is_chief:
             return {}
-        metrics, samples = self.validate("valid")
+        metrics, samples, _ = self.validate("valid")
         self.logger.scalars(step, metrics)
         self.logger.text(step, "val/samples", samples)
         monitor = self.cfg.train.monitor
