@@ -14,7 +14,8 @@ from seq2seq.config import DataConfig, SplitFiles
 from seq2seq.data.corpora import load_corpora
 from seq2seq.data.pipeline import limit_bucket_grid, make_train_dataset
 from seq2seq.data.streaming import count_lines, load_training_data, should_stream
-from seq2seq.errors import ConfigError
+from seq2seq.data.streaming_files import next_pairs
+from seq2seq.errors import ConfigError, DataError
 from tests.cli_helpers import run_python, run_verb
 from tests.conftest import toy_pairs
 from tests.test_pipeline import rows
@@ -134,10 +135,11 @@ def test_misaligned_text_files_fail_when_the_shorter_ends(tmp_path, toy_data_con
         streaming="true",
         stream_sample_size=10,  # a sample of the whole file fails already (DataError)
     )
-    pairs = load_training_data(cfg).stream.pairs()
-    with pytest.raises(tf.errors.InvalidArgumentError, match="different numbers of lines"):
-        for _ in pairs:
-            pass
+    pairs = iter(load_training_data(cfg).stream.pairs())
+    # What training reports (Trainer reads batches with next_pairs): one line naming both files.
+    with pytest.raises(DataError, match=f"^{source} and {target} have different numbers of lines"):
+        while True:
+            next_pairs(pairs)
 
 
 def test_a_short_tsv_row_is_named_with_file_and_line(tmp_path):
@@ -153,9 +155,18 @@ def test_a_short_tsv_row_is_named_with_file_and_line(tmp_path):
         streaming="true",
         stream_sample_size=10,
     )
-    with pytest.raises(tf.errors.InvalidArgumentError, match=f"{path}:1501: expected at least 2"):
-        for _ in load_training_data(cfg).stream.pairs():
-            pass
+    pairs = iter(load_training_data(cfg).stream.pairs())
+    with pytest.raises(DataError, match=f"^{path}:1501: expected at least 2 tab-separated"):
+        while True:
+            next_pairs(pairs)
+
+
+def test_other_errors_pass_next_pairs_unchanged():
+    failing = tf.data.Dataset.range(3).map(
+        lambda i: tf.debugging.check_numerics(tf.math.log(tf.cast(i, tf.float32) - 1.0), "log")
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="log"):
+        next_pairs(iter(failing))
 
 
 def test_streaming_switch(toy_data_config):

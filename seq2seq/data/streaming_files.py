@@ -12,22 +12,43 @@ streamed or read into memory:
 Files ending in .gz are read as gzip. Lines are handled in pools of POOL_SIZE (per-line
 tf.data work is slow on CPU) and unbatched at the end. Pairs whose source fingerprint is in
 `held_out` (int64, sorted) are left out: the valid/test pairs cut from the training file.
-A failed check raises tf.errors.InvalidArgumentError while iterating, with the message.
+A failed check raises tf.errors.InvalidArgumentError while iterating, with the message after
+DATA_ERROR_MARK; `next_pairs` turns it into a one-line DataError.
 
 Differences to the Python readers: tf.strings.strip and tf.strings.lower handle ASCII
 whitespace and case only where Python also strips Unicode spaces and folds every case, and
 invalid UTF-8 is not reported here (SentencePiece replaces it).
 """
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from seq2seq.errors import DataError
+
 POOL_SIZE = 1024
 # tf.strings.to_hash_bucket_fast with this many buckets: a 63-bit fingerprint of a string.
 FINGERPRINT_BUCKETS = 2**63 - 1
 _READ_BUFFER = 1 << 20  # bytes
+# Starts the message of every in-graph check of the files, so that it can be told from other
+# InvalidArgumentErrors and shown as a DataError.
+DATA_ERROR_MARK = "bad training data: "
+
+
+def next_pairs(iterator: Iterator):
+    """`next(iterator)` of a dataset built on these readers; a failed file check (which
+    TensorFlow reports as an InvalidArgumentError with a traceback) raises DataError with its
+    one-line message instead. Other errors propagate unchanged."""
+    try:
+        return next(iterator)
+    except tf.errors.InvalidArgumentError as exc:
+        found = re.search(re.escape(DATA_ERROR_MARK) + r"([^\n\]]*)", exc.message or "")
+        if found is None:
+            raise
+        raise DataError(found.group(1).strip()) from None
 
 
 def fingerprints(strings: list[str]) -> np.ndarray:
@@ -42,8 +63,8 @@ def text_pairs(
 ) -> tf.data.Dataset:
     """Pairs of two aligned plain-text files (see the module docstring)."""
     message = (
-        f"{source} and {target} have different numbers of lines: parallel files must be "
-        "aligned line by line"
+        f"{DATA_ERROR_MARK}{source} and {target} have different numbers of lines: parallel "
+        "files must be aligned line by line"
     )
 
     def parse(sources, targets):  # pools (N,), (M,): N == M except at a length mismatch
@@ -65,7 +86,8 @@ def tsv_pairs(
 ) -> tf.data.Dataset:
     """Pairs from two columns of a tab-separated file (see the module docstring)."""
     needed = max(source_column, target_column) + 1
-    template = path.replace("{", "{{").replace("}", "}}") + ":{}: expected at least "
+    template = DATA_ERROR_MARK + path.replace("{", "{{").replace("}", "}}")
+    template += ":{}: expected at least "
     template += f"{needed} tab-separated columns"
 
     def parse(pool_index, lines):  # int64 scalar, strings (N,)

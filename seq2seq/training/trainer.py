@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from seq2seq.config import TrainRunConfig
 from seq2seq.data.pipeline import make_eval_dataset
+from seq2seq.data.streaming_files import next_pairs
 from seq2seq.decoding import decode_corpus
 from seq2seq.errors import Seq2SeqError
 from seq2seq.evaluation import sample_lines, task_scores
@@ -274,7 +275,7 @@ class Trainer:
         )
 
     def _one_step(self, interval: Interval) -> None:
-        x, y, mask = next(self.iterator)
+        x, y, mask = next_pairs(self.iterator)  # a malformed streamed file: DataError
         lr = learning_rate(int(self.step.numpy()), self.cfg.train) * self.plateau.scale
         self.optimizer.learning_rate.assign(lr)
         batch = (select_inputs(x), y, mask)
