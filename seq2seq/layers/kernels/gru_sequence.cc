@@ -8,8 +8,10 @@
 // The whole time loop runs inside one op, batch-major like the layer's tensors (no transposes):
 // per step one Eigen contraction on TensorFlow's intra-op thread pool, then one vectorized pass
 // of gate math over the batch rows (in parallel), instead of ~15 TensorFlow ops and a
-// while-loop iteration. The backward op carries dL/dh back through the steps and accumulates
-// dL/dU and dL/db_h as it goes. Outputs are 0 at padded steps; the gradient ignores them there.
+// while-loop iteration. The backward op carries dL/dh back through the steps, keeping each
+// step's dL/d(h_proj), then gets dL/dU and dL/db_h from one product over all steps (a large
+// matmul instead of a small one per step in the sequential loop). Outputs are 0 at padded
+// steps; the gradient ignores them there.
 //
 // Built by `make` (seq2seq/layers/kernels/build.py) against the installed TensorFlow; the
 // Python side falls back to plain TensorFlow ops when the library is missing.
@@ -230,17 +232,22 @@ class GruSequenceGradOp : public OpKernel {
     Matrix d_kernel_matrix(d_kernel->flat<float>().data(), units, 3 * units);
     Eigen::TensorMap<Eigen::Tensor<float, 1, Eigen::RowMajor>> d_bias_vector(
         d_bias->flat<float>().data(), 3 * units);
-    d_kernel_matrix.setZero();
-    d_bias_vector.setZero();
-    if (steps == 0 || batch == 0) return;
+    if (steps == 0 || batch == 0) {
+      d_kernel_matrix.setZero();
+      d_bias_vector.setZero();
+      return;
+    }
     const Device& device = context->eigen_device<Device>();
+    // Step-major (T, B, .) so that each step's rows are contiguous: dL/d(h_proj) of every step,
+    // and the (kept) state before it; dU and db_h are one product over all T·B rows at the end
+    // instead of a small product per step inside the sequential loop.
     Tensor dhp_tensor, previous_tensor;
-    OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, {batch, 3 * units},
-                                                   &dhp_tensor));
-    OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, {batch, units},
+    OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT,
+                                                   {steps, batch, 3 * units}, &dhp_tensor));
+    OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, {steps, batch, units},
                                                    &previous_tensor));
-    float* dhp = dhp_tensor.flat<float>().data();
-    float* previous = previous_tensor.flat<float>().data();
+    float* dhp_all = dhp_tensor.flat<float>().data();
+    float* previous_all = previous_tensor.flat<float>().data();
     const float* ds = d_outputs.flat<float>().data();
     const float* out = outputs.flat<float>().data();
     const float* h0 = initial.flat<float>().data();
@@ -250,13 +257,13 @@ class GruSequenceGradOp : public OpKernel {
     const float* k = keep.flat<float>().data();
     float* dx = d_projected->flat<float>().data();
     ConstMatrix u_matrix(kernel.flat<float>().data(), units, 3 * units);
-    ConstMatrix dhp_matrix(dhp, batch, 3 * units);
-    ConstMatrix previous_matrix(previous, batch, units);
     Matrix carry_matrix(carry, batch, units);
     const Eigen::array<Eigen::IndexPair<int>, 1> times_u_t = {Eigen::IndexPair<int>(1, 1)};
     const Eigen::array<Eigen::IndexPair<int>, 1> over_batch = {Eigen::IndexPair<int>(0, 0)};
     const Eigen::array<Index, 1> rows_axis = {0};
     for (Index t = steps - 1; t >= 0; --t) {
+      float* dhp = dhp_all + t * batch * 3 * units;
+      float* previous = previous_all + t * batch * units;
       // Elementwise: dL/d(h_proj) and dL/d(projected) of step t; carry <- the direct path.
       ForRows(parallel_, device, batch, units, [&](Index begin, Index end) {
         for (Index row = begin; row < end; ++row) {
@@ -290,13 +297,15 @@ class GruSequenceGradOp : public OpKernel {
           }
         }
       });
-      // Matmuls: carry += dhp U^T; dU += previous^T dhp; db_h += sum over rows of dhp.
+      // The recurrent path: carry += dhp U^T.
       Assign(parallel_, device, carry_matrix,
-             carry_matrix + dhp_matrix.contract(u_matrix, times_u_t));
-      Assign(parallel_, device, d_kernel_matrix,
-             d_kernel_matrix + previous_matrix.contract(dhp_matrix, over_batch));
-      Assign(parallel_, device, d_bias_vector, d_bias_vector + dhp_matrix.sum(rows_axis));
+             carry_matrix + ConstMatrix(dhp, batch, 3 * units).contract(u_matrix, times_u_t));
     }
+    // dU = sum over steps of previous^T dhp, db_h = sum of dhp: over all T·B rows at once.
+    ConstMatrix all_dhp(dhp_all, steps * batch, 3 * units);
+    ConstMatrix all_previous(previous_all, steps * batch, units);
+    Assign(parallel_, device, d_kernel_matrix, all_previous.contract(all_dhp, over_batch));
+    Assign(parallel_, device, d_bias_vector, all_dhp.sum(rows_axis));
   }
 
  private:
