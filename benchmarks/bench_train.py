@@ -66,7 +66,10 @@ def main() -> None:
     runs = {}
     for value, variant in configs.items():
         model = build_model(
-            variant.model, tokenizers.source.vocab_size, tokenizers.target.vocab_size
+            variant.model,
+            tokenizers.source.vocab_size,
+            tokenizers.target.vocab_size,
+            variant.train.precision,
         )
         dataset = make_train_dataset(
             corpora["train"], tokenizers, variant.data, seed=variant.train.seed
@@ -118,6 +121,7 @@ def _summary(key: str, value: str, rounds: list[dict], cfg: TrainRunConfig, peak
         key: value,
         "batching": cfg.data.batching,
         "rnn": cfg.model.rnn,
+        "precision": cfg.train.precision,
         "model": cfg.model.name,
         "batch_tokens": cfg.data.batch_tokens,
         "batch_size": cfg.data.batch_size,

@@ -186,12 +186,24 @@ def model_kwargs(cfg: ModelConfig) -> dict:
     return kwargs
 
 
-def build_model(cfg: ModelConfig, source_vocab_size: int, target_vocab_size: int) -> Seq2Seq:
-    """A built (all weights created) Seq2Seq for `cfg`; a dict-like cfg is validated first."""
+def build_model(
+    cfg: ModelConfig, source_vocab_size: int, target_vocab_size: int, precision: str = "float32"
+) -> Seq2Seq:
+    """A built (all weights created) Seq2Seq for `cfg`; a dict-like cfg is validated first.
+
+    `precision` is the Keras dtype policy of every layer (`train.precision`): with
+    "mixed_bfloat16" the weights are float32 and layers compute in bfloat16; logits are then
+    bfloat16 and the loss casts them to float32.
+    """
     if not isinstance(cfg, ModelConfig):
         cfg = ModelConfig(**dict(cfg))
-    model = Seq2Seq(source_vocab_size, target_vocab_size, name=cfg.name, **model_kwargs(cfg))
-    model.build()
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)  # read by each layer when it is created
+    try:
+        model = Seq2Seq(source_vocab_size, target_vocab_size, name=cfg.name, **model_kwargs(cfg))
+        model.build()
+    finally:
+        keras.config.set_dtype_policy(previous)
     return model
 
 

@@ -28,6 +28,9 @@ class ScheduleConfig:
 
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+# float32 | mixed_bfloat16 (float32 weights, bfloat16 matmuls and activations; no loss scaling
+# needed). float16 is not offered: it needs loss scaling, and bfloat16 runs wherever it would.
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 @dataclass
@@ -62,6 +65,10 @@ class TrainConfig:
     val_decode_examples: int = 1000
     num_samples: int = 5  # sample predictions written to TensorBoard text
     jit_compile: bool = False
+    # Compute precision of training (PRECISIONS): mixed_bfloat16 pays on CPUs with AVX-512 BF16
+    # or AMX (oneDNN), Ampere+ GPUs and TPUs; weights and checkpoints stay float32, and
+    # evaluation and decoding of the run compute in float32. Needs model.rnn=keras.
+    precision: str = "float32"
     # TensorFlow intra-/inter-op threads (0 = TensorFlow's default, all cores). Set it to
     # cores / n_jobs for parallel sweep jobs on one machine (hydra/launcher=local).
     num_threads: int = 0
@@ -104,6 +111,10 @@ class TrainConfig:
             raise ConfigError(
                 f"train.devices={self.devices}: a count >= 0, used by train.strategy=mirrored "
                 "only (multi_worker uses each machine's GPUs, or its CPU)"
+            )
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
             )
         if self.jit_compile and self.strategy != "default":
             raise ConfigError("train.jit_compile=true works with train.strategy=default only")

@@ -81,7 +81,12 @@ def _fit(
     corpora, stream = load_training_data(cfg.data)  # stream: None, or corpora["train"] a sample
     tokenizers = _tokenizers(cfg, corpora, run_dir, dist)
     with dist.scope():
-        model = build_model(cfg.model, tokenizers.source.vocab_size, tokenizers.target.vocab_size)
+        model = build_model(
+            cfg.model,
+            tokenizers.source.vocab_size,
+            tokenizers.target.vocab_size,
+            cfg.train.precision,
+        )
     train_ds = make_train_dataset(
         corpora["train"],
         tokenizers,

@@ -1,0 +1,97 @@
+"""`train.precision=mixed_bfloat16`: float32 weights, bfloat16 compute; what padding may and
+may not change under it; a run trained so loads and evaluates as a float32 model."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seq2seq.config import TrainRunConfig, validate
+from seq2seq.errors import ConfigError
+from seq2seq.model import build_model
+from seq2seq.runs.load import load_run
+from seq2seq.training.loop import fit
+from tests.model_helpers import (
+    SOURCE_VOCAB,
+    TARGET_VOCAB,
+    Probe,
+    Sequence,
+    invariance_errors,
+    make_batch,
+    randomize_weights,
+    tiny_config,
+)
+from tests.train_helpers import tiny_train_config
+
+BF16 = "mixed_bfloat16"
+CONFIGS = {
+    "luong-general-bi": dict(bidirectional=True, encoder_layers=2, decoder_units=6),
+    "bahdanau-additive-bi": dict(
+        decoder="bahdanau", attention="additive", bidirectional=True, input_feeding=True
+    ),
+}
+
+
+def test_unknown_precision_is_named():
+    message = r"^train\.precision must be one of float32, mixed_bfloat16, got 'float16'$"
+    with pytest.raises(ConfigError, match=message):
+        validate({"train": {"precision": "float16"}}, TrainRunConfig)
+
+
+def test_bfloat16_needs_the_keras_gru():
+    message = r"train\.precision=mixed_bfloat16 needs model\.rnn=keras"
+    with pytest.raises(ConfigError, match=message):
+        validate({"train": {"precision": BF16}, "model": {"rnn": "fused"}}, TrainRunConfig)
+
+
+def test_mixed_model_has_float32_weights_bfloat16_logits_and_leaves_the_global_policy():
+    cfg = tiny_config(**CONFIGS["luong-general-bi"])
+    model = build_model(cfg, SOURCE_VOCAB, TARGET_VOCAB, BF16)
+    assert keras.config.dtype_policy().name == "float32"
+    assert {v.dtype for v in model.weights} == {"float32"}
+    x, _ = make_batch([Sequence([5, 6, 3], [7, 8])])
+    assert model(x).dtype == tf.bfloat16
+    float32 = build_model(tiny_config(), SOURCE_VOCAB, TARGET_VOCAB)
+    assert float32(x).dtype == tf.float32
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_bfloat16_loss_and_gradients_track_float32(name):
+    cfg = tiny_config(**CONFIGS[name])
+    models = [build_model(cfg, SOURCE_VOCAB, TARGET_VOCAB, p) for p in ("float32", BF16)]
+    randomize_weights(models[0], seed=1)
+    models[1].set_weights(models[0].get_weights())
+    rng = np.random.default_rng(0)
+    sequences = [Sequence.random(rng, 6, 5), Sequence.random(rng, 3, 4)]
+    (_, loss32, grads32), (_, loss16, grads16) = [
+        Probe(m).sequence_outputs(sequences, 0) for m in models
+    ]
+    assert loss16 == pytest.approx(loss32, rel=2e-2)
+    g32, g16 = (np.concatenate([g.ravel() for g in grads]) for grads in (grads32, grads16))
+    assert np.linalg.norm(g16 - g32) <= 3e-2 * np.linalg.norm(g32)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_padding_changes_no_logit_nor_loss_and_gradients_by_bfloat16_rounding_only(name):
+    """Logits and loss are exactly padding invariant in bfloat16 too; a weight gradient,
+    summed over the batch's positions, may differ by bfloat16 rounding (8-bit mantissa)."""
+    model = build_model(tiny_config(**CONFIGS[name]), SOURCE_VOCAB, TARGET_VOCAB, BF16)
+    randomize_weights(model, seed=3)
+    probe, rng = Probe(model), np.random.default_rng(0)
+    for fill_seed in range(6):
+        sequence = Sequence.random(rng, 5, 5)
+        others = [Sequence.random(rng, *rng.integers(1, 7, 2)) for _ in range(3)]
+        errors = invariance_errors(probe, sequence, others, 2, 2, 1, fill_seed)
+        assert errors["logits"] <= 1e-5 and errors["loss"] <= 1e-5, errors
+        assert errors["grads"] <= 2**-7, errors
+
+
+def test_a_bfloat16_run_evaluates_as_float32(tmp_path):
+    cfg = tiny_train_config(tmp_path, f"train.precision={BF16}")
+    metrics = fit(cfg, tmp_path / "run")
+    assert metrics["steps"] == 12 and np.isfinite(metrics["best/test/loss"])
+    loaded = load_run(tmp_path / "run")
+    x, _ = make_batch([Sequence([5, 6, 3], [7, 8])])
+    x = {k: v % 4 + 4 if "ids" in k else v for k, v in x.items()}  # ids in the run's vocab
+    assert loaded.cfg.train.precision == BF16
+    assert loaded.model(x).dtype == tf.float32
