@@ -13,6 +13,9 @@ G2P test split) through the project's evaluation path (in-graph tokenization, le
 batches, detokenization), and each line also gives the task scores:
 
     .venv/bin/python benchmarks/bench_decode.py --run-dir logs/train/runs/<timestamp>
+
+`--precision float32 mixed_bfloat16` times every setting with the model built in each
+`decode.precision` (same weights), interleaved.
 """
 
 import argparse
@@ -72,13 +75,15 @@ def trained_run(args, settings: dict[str, DecodeConfig]) -> None:
     from seq2seq.evaluation import task_metrics
     from seq2seq.runs.load import load_run
 
-    run = load_run(args.run_dir)
+    runs = {p: load_run(args.run_dir, precision=p) for p in args.precision}
+    run = runs[args.precision[0]]
     corpus = load_corpora(run.cfg.data)[args.split]
     times, decoded = {name: [] for name in settings}, {}
     for repeat in range(args.repeats + 1):
         for name, cfg in settings.items():
+            model = runs[cfg.precision].model
             start = time.perf_counter()
-            decoded[name] = decode_corpus(run.model, run.tokenizers, corpus, run.cfg.data, cfg)
+            decoded[name] = decode_corpus(model, run.tokenizers, corpus, run.cfg.data, cfg)
             if repeat > 0:
                 times[name].append(time.perf_counter() - start)
     for name, cfg in settings.items():
@@ -87,6 +92,7 @@ def trained_run(args, settings: dict[str, DecodeConfig]) -> None:
             json.dumps(
                 {
                     "decode": name,
+                    "precision": cfg.precision,
                     "run_dir": str(args.run_dir),
                     "split": args.split,
                     "sentences": count,
@@ -102,6 +108,18 @@ def trained_run(args, settings: dict[str, DecodeConfig]) -> None:
         )
 
 
+def decode_settings(names: list[str], precisions: list[str]) -> dict[str, DecodeConfig]:
+    """conf/decode/<name>.yaml for each name and precision: {"greedy" or
+    "greedy@mixed_bfloat16": DecodeConfig}."""
+    settings = {}
+    for name in names:
+        cfg = OmegaConf.load(CONF / "decode" / f"{name}.yaml")
+        for precision in precisions:
+            key = name if precision == "float32" else f"{name}@{precision}"
+            settings[key] = validate(OmegaConf.merge(cfg, {"precision": precision}), DecodeConfig)
+    return settings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="gru_luong", help="a conf/model/*.yaml name")
@@ -112,30 +130,27 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per setting")
     parser.add_argument("--run-dir", help="a trained run: decode its --split instead")
     parser.add_argument("--split", default="test")
+    parser.add_argument(
+        "--precision", nargs="+", default=["float32"], help="decode.precision values to time"
+    )
     args = parser.parse_args()
+    settings = decode_settings(args.decode, args.precision)
     if args.run_dir:
-        trained_run(
-            args,
-            {
-                name: validate(OmegaConf.load(CONF / "decode" / f"{name}.yaml"), DecodeConfig)
-                for name in args.decode
-            },
-        )
+        trained_run(args, settings)
         return
 
     model_cfg = validate(OmegaConf.load(CONF / "model" / f"{args.model}.yaml"), ModelConfig)
     keras.utils.set_random_seed(0)  # same weights, hence same output lengths, on every run
-    model = build_model(model_cfg, SOURCE_VOCAB, TARGET_VOCAB)
+    models = {p: build_model(model_cfg, SOURCE_VOCAB, TARGET_VOCAB, p) for p in args.precision}
+    weights = models[args.precision[0]].get_weights()
+    for model in models.values():
+        model.set_weights(weights)
     sources = random_sources(args.sentences)
-    settings = {
-        name: validate(OmegaConf.load(CONF / "decode" / f"{name}.yaml"), DecodeConfig)
-        for name in args.decode
-    }
     batches = {name: make_batches(sources, cfg.batch_size) for name, cfg in settings.items()}
     times, tokens = {name: [] for name in settings}, {}
     for repeat in range(args.repeats + 1):
         for name, cfg in settings.items():
-            seconds, tokens[name] = decode_pass(model, batches[name], cfg)
+            seconds, tokens[name] = decode_pass(models[cfg.precision], batches[name], cfg)
             if repeat > 0:
                 times[name].append(seconds)
     for name, cfg in settings.items():
@@ -144,6 +159,7 @@ def main() -> None:
             json.dumps(
                 {
                     "decode": name,
+                    "precision": cfg.precision,
                     "strategy": cfg.strategy,
                     "beam_size": cfg.beam_size,
                     "model": args.model,

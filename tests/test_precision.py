@@ -86,6 +86,18 @@ def test_padding_changes_no_logit_nor_loss_and_gradients_by_bfloat16_rounding_on
         assert errors["grads"] <= 2**-7, errors
 
 
+def test_a_fused_float32_run_decodes_in_bfloat16_with_the_keras_gru(tmp_path):
+    """decode.precision=mixed_bfloat16 loads the run's float32 weights into a bfloat16 model
+    with model.rnn=keras (the fused kernel is float32 only); outputs stay close."""
+    fit(tiny_train_config(tmp_path, "model.rnn=fused", "train.max_steps=6"), tmp_path / "run")
+    float32, bf16 = (load_run(tmp_path / "run", precision=p) for p in ("float32", BF16))
+    assert [r.model.get_config()["rnn"] for r in (float32, bf16)] == ["fused", "keras"]
+    x, _ = make_batch([Sequence([5, 6, 3], [7, 8])])
+    logits32, logits16 = float32.model(x), bf16.model(x)
+    assert logits16.dtype == tf.bfloat16
+    np.testing.assert_allclose(tf.cast(logits16, tf.float32), logits32, atol=0.1)
+
+
 def test_a_bfloat16_run_evaluates_as_float32(tmp_path):
     cfg = tiny_train_config(tmp_path, f"train.precision={BF16}")
     metrics = fit(cfg, tmp_path / "run")

@@ -28,7 +28,7 @@ def evaluate(cfg: EvaluateRunConfig, out_dir: Path) -> dict:
     from seq2seq.inference.evaluate import evaluate_run
     from seq2seq.runs.load import load_ensemble
 
-    run = load_ensemble(cfg.run_dir, cfg.ensemble, cfg.checkpoint)
+    run = load_ensemble(cfg.run_dir, cfg.ensemble, cfg.checkpoint, cfg.decode.precision)
     return evaluate_run(run, cfg.split, cfg.decode, out_dir, cfg.plot_attention, cfg.progress)
 
 

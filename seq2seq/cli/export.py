@@ -24,7 +24,7 @@ def export(cfg: ExportRunConfig) -> Path:
     from seq2seq.inference.export import export_run
     from seq2seq.runs.load import load_run
 
-    return export_run(load_run(cfg.run_dir, cfg.checkpoint), cfg.decode, out)
+    return export_run(load_run(cfg.run_dir, cfg.checkpoint, cfg.decode.precision), cfg.decode, out)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def translate(cfg: TranslateRunConfig, stdin: BinaryIO, stdout: TextIO) -> None:
             lines = read_lines(f, cfg.input)
     else:
         lines = read_lines(stdin, "<stdin>")
-    run = load_ensemble(cfg.run_dir, cfg.ensemble, cfg.checkpoint)
+    run = load_ensemble(cfg.run_dir, cfg.ensemble, cfg.checkpoint, cfg.decode.precision)
     results = translate_lines(run, lines, cfg.decode, cfg.long_input, cfg.progress, cfg.strict)
     with_scores = cfg.scores or cfg.decode.n_best > 1
     text = "".join(line + "\n" for line in format_output(results, with_scores))

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from seq2seq.config.train import PRECISIONS
 from seq2seq.errors import ConfigError
 
 
@@ -19,6 +20,10 @@ class DecodeConfig:
     max_length_a: float = 2.0
     max_length_b: int = 10
     batch_size: int = 128
+    # Compute precision of the search (float32 | mixed_bfloat16): the run's float32 weights are
+    # loaded into a model built with this Keras dtype policy (with model.rnn=keras, which loads
+    # the same weights); log-probabilities and scores stay float32.
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         if self.strategy not in ("greedy", "beam"):
@@ -35,5 +40,9 @@ class DecodeConfig:
             )
         if self.strategy == "greedy" and self.beam_size != 1:
             raise ConfigError("decode.strategy=greedy needs decode.beam_size=1")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"decode.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
         if self.alpha < 0 or self.max_length_a < 0:
             raise ConfigError("decode.alpha and decode.max_length_a must be >= 0")

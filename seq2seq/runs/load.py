@@ -1,7 +1,7 @@
 """Load a trained run directory: its config, tokenizers and best model, for evaluation,
 translation and export. Needs only the run directory."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -20,8 +20,13 @@ class LoadedRun:
     run_dir: RunDir
 
 
-def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
-    """Config, tokenizers and model weights (`best` or `last` checkpoint) of `run_dir`."""
+def load_run(run_dir: str | Path, which: str = "best", precision: str = "float32") -> LoadedRun:
+    """Config, tokenizers and model weights (`best` or `last` checkpoint) of `run_dir`.
+
+    `precision` (`decode.precision`) is the dtype policy of the model built; other than
+    float32 it is built with `model.rnn=keras` (the fused kernel is float32 only; both hold
+    the same weights).
+    """
     from seq2seq.data.tokenizer import load_tokenizers
     from seq2seq.model import build_model, build_variables
     from seq2seq.runs.checkpoints import restore_model
@@ -33,22 +38,27 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
     if not run.tokenizer.is_dir():
         raise RunDirError(f"{run.tokenizer} is missing")
     tokenizers = load_tokenizers(run.tokenizer)
-    model = build_model(cfg.model, tokenizers.source.vocab_size, tokenizers.target.vocab_size)
+    model_cfg = cfg.model if precision == "float32" else replace(cfg.model, rnn="keras")
+    model = build_model(
+        model_cfg, tokenizers.source.vocab_size, tokenizers.target.vocab_size, precision
+    )
     build_variables(model)
     checkpoint = restore_model(model, run.checkpoints, which)
     return LoadedRun(cfg, tokenizers, model, checkpoint, run)
 
 
-def load_ensemble(run_dir: str | Path, others: list[str], which: str = "best") -> LoadedRun:
+def load_ensemble(
+    run_dir: str | Path, others: list[str], which: str = "best", precision: str = "float32"
+) -> LoadedRun:
     """`run_dir` with the runs `others` as one model (`seq2seq.decoding.Ensemble`: log-probs
     averaged per step). The config and tokenizers are `run_dir`'s; every run must have the same
     tokenizer files (RunDirError naming the first that differs). No `others`: `load_run`."""
     from seq2seq.decoding import Ensemble
 
-    first = load_run(run_dir, which)
+    first = load_run(run_dir, which, precision)
     if not others:
         return first
-    members = [first] + [load_run(other, which) for other in others]
+    members = [first] + [load_run(other, which, precision) for other in others]
     for member in members[1:]:
         if _tokenizer_files(member.run_dir) != _tokenizer_files(first.run_dir):
             raise RunDirError(
