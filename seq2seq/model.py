@@ -1,8 +1,12 @@
 """The sequence-to-sequence model and its factory `build_model(cfg, ...)`."""
 
 import dataclasses
+import functools
+import logging
+from pathlib import Path
 
 import keras
+import tensorflow as tf
 
 from seq2seq.config.model import ModelConfig
 from seq2seq.constants import BATCH_KEYS, EOS_ID
@@ -10,6 +14,8 @@ from seq2seq.layers.bahdanau_decoder import BahdanauDecoder
 from seq2seq.layers.bridge import Bridge
 from seq2seq.layers.encoder import MaskedGRUEncoder
 from seq2seq.layers.luong_decoder import LuongDecoder
+
+log = logging.getLogger(__name__)
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -197,6 +203,11 @@ def build_model(
     """
     if not isinstance(cfg, ModelConfig):
         cfg = ModelConfig(**dict(cfg))
+    if precision == "mixed_bfloat16" and not native_bfloat16():
+        log.warning(
+            "precision mixed_bfloat16: no GPU and no avx512_bf16/amx_bf16 CPU flag, so bfloat16 "
+            "is emulated here and float32 is likely faster"
+        )
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)  # read by each layer when it is created
     try:
@@ -205,6 +216,18 @@ def build_model(
     finally:
         keras.config.set_dtype_policy(previous)
     return model
+
+
+@functools.cache
+def native_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True if a GPU is visible or the CPU has bfloat16 instructions (avx512_bf16, amx_bf16)."""
+    if tf.config.list_physical_devices("GPU"):
+        return True
+    try:
+        flags = set(cpuinfo.read_text().split())
+    except OSError:  # not Linux: unknown, do not warn
+        return True
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def build_variables(model: Seq2Seq) -> None:

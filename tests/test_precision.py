@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from seq2seq.config import TrainRunConfig, validate
 from seq2seq.errors import ConfigError
-from seq2seq.model import build_model
+from seq2seq.model import build_model, native_bfloat16
 from seq2seq.runs.load import load_run
 from seq2seq.training.loop import fit
 from tests.model_helpers import (
@@ -42,6 +42,16 @@ def test_bfloat16_needs_the_keras_gru():
     message = r"train\.precision=mixed_bfloat16 needs model\.rnn=keras"
     with pytest.raises(ConfigError, match=message):
         validate({"train": {"precision": BF16}, "model": {"rnn": "fused"}}, TrainRunConfig)
+
+
+def test_native_bfloat16_reads_the_cpu_flags(tmp_path, monkeypatch):
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind: [])
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n")
+    assert native_bfloat16.__wrapped__(cpuinfo)
+    cpuinfo.write_text("flags\t: fpu avx2 avx512f\n")
+    assert not native_bfloat16.__wrapped__(cpuinfo)
+    assert native_bfloat16.__wrapped__(tmp_path / "missing")
 
 
 def test_mixed_model_has_float32_weights_bfloat16_logits_and_leaves_the_global_policy():
