@@ -7,7 +7,8 @@ Composes the `train` config (default: G2P on CMUdict, experiment=g2p_cmudict) wi
 overrides, then times two variants interleaved (A B A B ...) because this machine's speed
 drifts: `--compare batching` (default) `bucketed` vs `random` batches, `--compare rnn`
 `model.rnn=keras` vs `fused` (same batches), `--compare KEY=A,B` any config key that keeps
-the corpus and tokenizers (e.g. `data.batch_tokens=2048,3072`). Prints one JSON line per
+the corpus (e.g. `data.batch_tokens=2048,3072`, `tokenizer=unigram4k,shared8k`: each variant's
+tokenizers are trained on the corpus first). Prints one JSON line per
 variant: median real target tokens/s, padded positions/s, real-token fraction (target and
 source), step time, peak RSS, the machine's matmul rate; then the ratio of the second
 variant's tokens/s to the first's.
@@ -60,11 +61,16 @@ def main() -> None:
     cfg = next(iter(configs.values()))
     seed_everything(cfg.train.seed, False)
     corpora = load_corpora(cfg.data)
-    tokenizers = load_or_train_tokenizers(
-        cfg.tokenizer, corpora["train"], Path(tempfile.mkdtemp()) / "tokenizer"
-    )
+    trained = {}  # tokenizer config -> tokenizers: trained once per distinct config
     runs = {}
     for value, variant in configs.items():
+        tokenizer_key = repr(variant.tokenizer)
+        if tokenizer_key not in trained:
+            directory = Path(tempfile.mkdtemp()) / "tokenizer"
+            trained[tokenizer_key] = load_or_train_tokenizers(
+                variant.tokenizer, corpora["train"], directory
+            )
+        tokenizers = trained[tokenizer_key]
         model = build_model(
             variant.model,
             tokenizers.source.vocab_size,
