@@ -192,7 +192,7 @@ class SamplingConfig:
     nbest_size: int = 0
     # Smoothing: unigram probabilities are raised to the power alpha (0 < alpha, smaller =
     # more varied); for BPE, the dropout probability (0 < alpha < 1).
-    alpha: float = 0.1
+    alpha: float = 0.5
     # The sides that are sampled ("source", "target").
     sides: list[str] = field(default_factory=lambda: ["source", "target"])
 
