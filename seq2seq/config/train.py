@@ -66,8 +66,9 @@ class TrainConfig:
     num_samples: int = 5  # sample predictions written to TensorBoard text
     jit_compile: bool = False
     # Compute precision of training (PRECISIONS): mixed_bfloat16 pays on CPUs with AVX-512 BF16
-    # or AMX (oneDNN), Ampere+ GPUs and TPUs; weights and checkpoints stay float32, and
-    # evaluation and decoding of the run compute in float32. Needs model.rnn=keras.
+    # or AMX (oneDNN), Ampere+ GPUs and TPUs; weights and checkpoints stay float32. Validation
+    # and the final scores of training decode with this model; seq2seq-evaluate, translate and
+    # export compute in decode.precision (float32 by default). Needs model.rnn=keras.
     precision: str = "float32"
     # TensorFlow intra-/inter-op threads (0 = TensorFlow's default, all cores). Set it to
     # cores / n_jobs for parallel sweep jobs on one machine (hydra/launcher=local).
