@@ -309,7 +309,7 @@ def test_decoder_dropout_is_active_only_in_training():
         (dict(bridge="copy", encoder_units=128, decoder_layers=3), "decoder_layers"),
         (dict(attention="dot", decoder_units=100), "attention=dot needs"),
         (dict(input_feeding=True), "input_feeding needs"),
-        (dict(attention="cosine"), "model.attention must be one of"),
+        (dict(attention="cosine"), "model.attention must be dot, general or additive"),
         (dict(encoder_units=0), "encoder_units must be >= 1"),
     ],
 )

@@ -33,7 +33,7 @@ CONFIGS = {
 
 
 def test_unknown_precision_is_named():
-    message = r"^train\.precision must be one of float32, mixed_bfloat16, got 'float16'$"
+    message = r"^train\.precision must be float32 or mixed_bfloat16, got 'float16'$"
     with pytest.raises(ConfigError, match=message):
         validate({"train": {"precision": "float16"}}, TrainRunConfig)
 

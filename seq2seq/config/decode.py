@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from seq2seq.config.checks import check_choice
 from seq2seq.config.train import PRECISIONS
 from seq2seq.errors import ConfigError
 
@@ -40,9 +41,6 @@ class DecodeConfig:
             )
         if self.strategy == "greedy" and self.beam_size != 1:
             raise ConfigError("decode.strategy=greedy needs decode.beam_size=1")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(
-                f"decode.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
-            )
+        check_choice("decode.precision", self.precision, PRECISIONS)
         if self.alpha < 0 or self.max_length_a < 0:
             raise ConfigError("decode.alpha and decode.max_length_a must be >= 0")

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from seq2seq.config.checks import check_choice
 from seq2seq.errors import ConfigError
 
 
@@ -55,10 +56,7 @@ class ModelConfig:
             "rnn": ("keras", "fused"),
         }
         for key, allowed in choices.items():
-            if getattr(self, key) not in allowed:
-                raise ConfigError(
-                    f"model.{key} must be one of {allowed}, got {getattr(self, key)!r}"
-                )
+            check_choice(f"model.{key}", getattr(self, key), allowed)
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
 

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from seq2seq.config.checks import check_choice
 from seq2seq.errors import ConfigError
 
 
@@ -104,19 +105,13 @@ class TrainConfig:
             raise ConfigError(
                 f"train.max_skipped_in_a_row must be >= 1, got {self.max_skipped_in_a_row}"
             )
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(
-                f"train.strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"
-            )
+        check_choice("train.strategy", self.strategy, STRATEGIES)
         if self.devices < 0 or (self.devices and self.strategy != "mirrored"):
             raise ConfigError(
                 f"train.devices={self.devices}: a count >= 0, used by train.strategy=mirrored "
                 "only (multi_worker uses each machine's GPUs, or its CPU)"
             )
-        if self.precision not in PRECISIONS:
-            raise ConfigError(
-                f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
-            )
+        check_choice("train.precision", self.precision, PRECISIONS)
         if self.jit_compile and self.strategy != "default":
             raise ConfigError("train.jit_compile=true works with train.strategy=default only")
         if not 0.0 <= self.label_smoothing < 1.0:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
+from seq2seq.config.checks import check_choice
 from seq2seq.config.data import SPLITS, DataConfig, TokenizerConfig
 from seq2seq.config.decode import DecodeConfig
 from seq2seq.config.model import ModelConfig
@@ -26,13 +27,6 @@ def check_checkpoint(value: str) -> None:
     count = value.removeprefix("average:") if isinstance(value, str) else ""
     if not (count.isdigit() and int(count) >= 1):
         raise ConfigError(f"checkpoint must be best, last or average:N with N >= 1, got {value!r}")
-
-
-def check_choice(key: str, value: object, allowed: tuple[str, ...]) -> None:
-    """Raise ConfigError `key must be a, b or c, got 'x'` unless `value` is in `allowed`."""
-    if value not in allowed:
-        names = ", ".join(allowed[:-1]) + " or " + allowed[-1] if len(allowed) > 1 else allowed[0]
-        raise ConfigError(f"{key} must be {names}, got {value!r}")
 
 
 @dataclass
