@@ -171,14 +171,15 @@ def test_each_readme_shows_the_table_of_its_recorded_results(directory):
     )
 
 
-def test_the_g2p_commands_compose(tmp_path):
-    """Every training command of experiments/g2p_cmudict composes and validates."""
+@pytest.mark.parametrize("directory", EXPERIMENTS, ids=lambda p: p.name)
+def test_each_experiments_commands_compose(directory):
+    """Every training and evaluation command of experiments/NAME composes and validates."""
     from tests.cli_helpers import verb_config
 
-    spec = load_spec(ROOT / "experiments" / "g2p_cmudict")
-    for run in spec.runs.values():
+    task = {"g2p_cmudict": "g2p", "mt_spa_eng": "translation"}[directory.name]
+    for run in load_spec(directory).runs.values():
         cfg = verb_config("train", *run.train)
-        assert cfg.task == "g2p"
+        assert cfg.task == task
         for evaluation in run.evaluate.values():
             verb_config("evaluate", "run_dir=x", *evaluation)
 
