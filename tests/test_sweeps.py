@@ -211,6 +211,23 @@ def test_callback_returns_when_every_job_succeeded(tmp_path, capsys):
     assert [r.job for r in sweep_rows(tmp_path)] == ["0", "1"]
 
 
+def test_the_table_is_rewritten_after_each_job_of_a_multirun_only(fake_sweep):
+    config = sweep_config(fake_sweep)
+    SweepSummary().on_job_end(OmegaConf.merge(config, {"hydra": {"mode": RunMode.RUN}}))
+    assert not (fake_sweep / "summary.csv").exists()
+    SweepSummary().on_job_end(OmegaConf.merge(config, {"hydra": {"mode": RunMode.MULTIRUN}}))
+    assert len(read_csv(fake_sweep / "summary.csv")) == 5
+
+
+def test_a_table_that_cannot_be_written_does_not_fail_the_job(tmp_path, caplog):
+    (tmp_path / "sweep").write_text("a file where the sweep directory should be")
+    config = OmegaConf.merge(
+        sweep_config(tmp_path / "sweep"), {"hydra": {"mode": RunMode.MULTIRUN}}
+    )
+    SweepSummary().on_job_end(config)
+    assert "could not update the sweep table" in caplog.text
+
+
 # --- failure recording, in-process --------------------------------------------------------
 
 
@@ -328,6 +345,25 @@ def test_a_sweep_of_failing_jobs_runs_every_job_and_exits_1(tmp_path, launcher):
         assert "Traceback" in (sweep / job / "train.log").read_text()
         assert f"failed: job {job} (model.encoder_units={units})" in proc.stderr
     assert [r["status"] for r in read_csv(sweep / "summary.csv")] == ["failed", "failed"]
+
+
+def test_an_optuna_study_whose_every_trial_failed_still_leaves_its_table(tmp_path):
+    """hydra-optuna-sweeper raises "No trials are completed yet" before the sweep's end
+    (`on_multirun_end`); the table written after each job is there, both trials failed."""
+    sweep = tmp_path / "sweep"
+    proc = run_verb(
+        "train",
+        "-m",
+        "hparams_search=g2p_optuna",
+        "hydra.sweeper.n_trials=2",
+        "model.encoder_units=choice(0, -1)",
+        f"hydra.sweep.dir={sweep}",
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "No trials are completed yet" in proc.stderr
+    table = read_csv(sweep / "summary.csv")
+    assert [t["status"] for t in table] == ["failed", "failed"]
+    assert "model.encoder_units must be >= 1" in table[0]["error"]
 
 
 # --- configs: Optuna search, SLURM ---------------------------------------------------------

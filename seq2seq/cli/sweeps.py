@@ -1,5 +1,6 @@
-"""The end of a `-m` sweep: a Hydra callback (registered in conf/hydra/default.yaml) that writes
-the sweep table, names the best and the failed jobs, and exits non-zero if any job failed."""
+"""A `-m` sweep's table: a Hydra callback (registered in conf/hydra/default.yaml) that rewrites
+the sweep table after every job and, at the sweep's end, names the best and the failed jobs and
+exits non-zero if any job failed."""
 
 import logging
 import sys
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from seq2seq.analysis.sweeps import (
@@ -23,22 +25,40 @@ log = logging.getLogger("seq2seq.sweep")
 
 
 class SweepSummary(Callback):
-    """`on_multirun_end`: SWEEP_DIR/summary.{csv,md}, a report on stderr, exit 1 on failures.
+    """SWEEP_DIR/summary.{csv,md} after each job and at the end; then a report on stderr and
+    exit 1 on failures.
 
-    Runs on the launching machine after every job returned (each job recorded its own
-    status.json, see `seq2seq.cli.common.run_sweep_job`).
+    `on_job_end` runs where the job ran (after it recorded its status.json, see
+    `seq2seq.cli.common.run_sweep_job`): the table so far, so that a sweep that never reaches
+    its end still leaves one (a killed launcher, an Optuna study whose every trial failed:
+    hydra-optuna-sweeper then raises "No trials are completed yet" before `on_multirun_end`).
+    `on_multirun_end` runs on the launching machine after every job returned.
     """
 
+    def on_job_end(self, config: DictConfig, job_return: Any = None, **kwargs: Any) -> None:
+        if OmegaConf.select(config, "hydra.mode", default=None) != RunMode.MULTIRUN:
+            return
+        try:
+            summarize_sweep(*_objective(config))
+        except Exception as exc:  # the table must never fail the job it follows
+            log.warning("could not update the sweep table: %s", exc)
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        metric = config.get("optimized_metric")
-        direction = OmegaConf.select(config, "hydra.sweeper.direction", default=None)
-        rows = summarize_sweep(
-            sweep_dir, metric=metric, direction=direction if isinstance(direction, str) else None
-        )
+        sweep_dir, metric, direction = _objective(config)
+        rows = summarize_sweep(sweep_dir, metric=metric, direction=direction)
         failed = report(rows, sweep_dir, metric)
         if failed:
             sys.exit(1)
+
+
+def _objective(config: DictConfig) -> tuple[Path, str | None, str | None]:
+    """The sweep directory, `optimized_metric` and the sweeper's direction (if it has one)."""
+    direction = OmegaConf.select(config, "hydra.sweeper.direction", default=None)
+    return (
+        Path(str(config.hydra.sweep.dir)),
+        config.get("optimized_metric"),
+        direction if isinstance(direction, str) else None,
+    )
 
 
 def report(rows: list[SweepRow], sweep_dir: Path, metric: str | None) -> list[SweepRow]:
