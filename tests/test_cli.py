@@ -19,6 +19,7 @@ import pytest
 from seq2seq.cli.export import export
 from seq2seq.cli.translate import translate
 from seq2seq.config import DecodeConfig
+from seq2seq.config.resolvers import existing_dir_or
 from seq2seq.errors import DataError, RunDirError
 from seq2seq.inference.translate import translate_lines
 from seq2seq.runs.load import load_run
@@ -232,3 +233,22 @@ def test_export_refuses_an_existing_directory(smoke_run, tmp_path):
         export(cfg)
     assert [p.name for p in tmp_path.iterdir()] == ["export"]  # no .tmp left
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize("verb", ["evaluate", "translate"])
+def test_a_mistyped_run_dir_is_one_line_and_creates_nothing_at_the_typo(tmp_path, verb):
+    typo = tmp_path / "runs" / "2026-11-29_typo"
+    proc = run_verb(verb, f"run_dir={typo}", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert str(typo) in proc.stderr
+    assert not (tmp_path / "runs").exists()
+    assert (tmp_path / "logs" / verb).is_dir()  # Hydra's own output went there instead
+
+
+def test_outputs_go_under_an_existing_run_dir(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    assert existing_dir_or(str(run_dir), "logs/evaluate") == str(run_dir)
+    assert existing_dir_or(str(tmp_path / "nope"), "logs/evaluate") == "logs/evaluate"
+    assert existing_dir_or("", "logs/evaluate") == "logs/evaluate"

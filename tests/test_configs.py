@@ -80,10 +80,16 @@ def test_verb_config_composes_and_validates(verb):
     cfg, typed = compose(verb)
     assert isinstance(typed, SCHEMAS[verb]) and typed.task_name == verb
     run_dir = str(cfg.hydra.run.dir)  # resolves ${hydra:...}, ${now:...}, ${paths...}
-    if verb in REQUIRED:
-        assert run_dir.startswith(f"{RUN_DIR}/") and typed.run_dir == RUN_DIR
+    if verb in REQUIRED:  # RUN_DIR does not exist: outputs under logs/<verb>, not at RUN_DIR
+        assert run_dir.startswith(f"logs/{verb}/") and typed.run_dir == RUN_DIR
     else:
         assert run_dir.startswith(f"{typed.paths.log_dir}/{verb}/runs/")
+
+
+@pytest.mark.parametrize("verb", sorted(REQUIRED))
+def test_the_outputs_of_a_verb_go_under_its_existing_run_dir(verb, tmp_path):
+    cfg = compose_verb(verb, f"run_dir={tmp_path}", hydra=True)
+    assert str(cfg.hydra.run.dir).startswith(f"{tmp_path}/")
 
 
 @pytest.mark.parametrize("debug", [None, "smoke"])

@@ -19,6 +19,7 @@ from seq2seq.config.data import (
 )
 from seq2seq.config.decode import DecodeConfig
 from seq2seq.config.model import ModelConfig
+from seq2seq.config.resolvers import register as _register_resolvers
 from seq2seq.config.train import (
     LoggerConfig,
     OptimizerConfig,
@@ -58,6 +59,8 @@ __all__ = [
     "validate",
 ]
 
+
+_register_resolvers()
 
 T = TypeVar("T")
 
