@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from seq2seq.config import TrainConfig
+from seq2seq.config.resolvers import worker_log_suffix
 from seq2seq.errors import ConfigError
 from tests.cli_helpers import BIN, ENV, run_python, run_verb
 from tests.distribute_helpers import free_ports, tf_config
@@ -106,6 +107,10 @@ def test_multi_worker_matches_one_process_and_only_the_chief_writes(tmp_path):
     for worker, log in zip(workers, logs):
         assert worker.returncode == 0, log[-3000:]
     assert "worker:1: writing to" in logs[1] and "(chief)" in logs[0]
+    # Each worker its own log file: train.log is the chief's.
+    assert "(chief)" in (tmp_path / "run/train.log").read_text()
+    assert "worker:1: writing to" in (tmp_path / "run/train.worker1.log").read_text()
+    assert "worker:1" not in (tmp_path / "run/train.log").read_text()
     losses, expected = train_losses(tmp_path / "run"), train_losses(tmp_path / "single")
     assert sorted(losses) == sorted(expected) == [1, 2, 3, 4]
     for step in expected:
@@ -137,3 +142,48 @@ def test_the_default_experiment_runs_mirrored_on_two_logical_cpus(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["steps"] == 20 and metrics["stop_reason"] == "max_steps"
     assert math.isfinite(metrics["best/val/wer"]) and math.isfinite(metrics["best/test/loss"])
+
+
+def _task(cluster: dict, kind: str, index: int) -> dict:
+    return {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": kind, "index": index}})}
+
+
+TWO_WORKERS, CHIEF_AND_WORKER = {"worker": ["a", "b"]}, {"chief": ["a"], "worker": ["b"]}
+
+
+@pytest.mark.parametrize(
+    "strategy, env, suffix",
+    [
+        ("default", _task(TWO_WORKERS, "worker", 1), ""),
+        ("multi_worker", {}, ""),
+        ("multi_worker", _task(TWO_WORKERS, "worker", 0), ""),
+        ("multi_worker", _task(TWO_WORKERS, "worker", 1), ".worker1"),
+        ("multi_worker", _task(CHIEF_AND_WORKER, "worker", 0), ".worker0"),
+        ("multi_worker", _task(CHIEF_AND_WORKER, "chief", 0), ""),
+        ("multi_worker", {"SLURM_PROCID": "2"}, ".worker2"),
+        ("multi_worker", {"SLURM_PROCID": "0"}, ""),
+    ],
+)
+def test_each_worker_logs_to_its_own_file(monkeypatch, strategy, env, suffix):
+    """train.log is the chief's (and a single process's); the other workers' get a suffix."""
+    for key in ("TF_CONFIG", "SLURM_PROCID"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert worker_log_suffix(strategy) == suffix
+
+
+def test_hydra_opens_the_workers_own_log_file(tmp_path):
+    """A second worker's process (TF_CONFIG index 1) stopped by a config error before it joins
+    the cluster: Hydra opened train.worker1.log for it, not the chief's train.log."""
+    env = dict(ENV, TF_CONFIG=tf_config(free_ports(2), 1))
+    proc = subprocess.run(
+        [str(BIN / "seq2seq-train"), "train.strategy=multi_worker", "model.encoder_units=0"]
+        + [f"hydra.run.dir={tmp_path}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert (tmp_path / "train.worker1.log").exists() and not (tmp_path / "train.log").exists()

@@ -1,6 +1,7 @@
 """The OmegaConf resolvers that the configs under conf/ use, registered when `seq2seq.config` is
 imported (before any of them is composed: the entry points, tests and notebooks import it)."""
 
+import json
 import os
 
 from omegaconf import OmegaConf
@@ -17,5 +18,26 @@ def existing_dir_or(path: str, fallback: str) -> str:
     return path if path and os.path.isdir(path) else fallback
 
 
+def worker_log_suffix(strategy: str) -> str:
+    """ "" for a single process and for the chief of `train.strategy=multi_worker`, else
+    ".<task type><index>" (".worker1"): `${worker_log_suffix:...}` in conf/hydra/default.yaml
+    gives every worker of a multi-worker run its own log file in the shared run directory
+    (train.log is the chief's, train.worker1.log the next worker's), read from TF_CONFIG or,
+    without it, SLURM_PROCID, as `seq2seq.training.distribute.cluster_resolver` reads them."""
+    if strategy != "multi_worker":
+        return ""
+    if os.environ.get("TF_CONFIG"):
+        tf_config = json.loads(os.environ["TF_CONFIG"])
+        task = tf_config.get("task", {})
+        kind, index = task.get("type", "worker"), int(task.get("index", 0))
+        chief = kind == "chief" or (
+            kind == "worker" and index == 0 and "chief" not in tf_config.get("cluster", {})
+        )
+        return "" if chief else f".{kind}{index}"
+    index = int(os.environ.get("SLURM_PROCID", "0") or 0)
+    return f".worker{index}" if index else ""
+
+
 def register() -> None:
     OmegaConf.register_new_resolver("existing_dir_or", existing_dir_or, replace=True)
+    OmegaConf.register_new_resolver("worker_log_suffix", worker_log_suffix, replace=True)
