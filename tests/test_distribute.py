@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from seq2seq.config import TrainConfig
-from seq2seq.config.resolvers import worker_log_suffix
+from seq2seq.config.resolvers import is_chief, worker_log_suffix
 from seq2seq.errors import ConfigError
 from tests.cli_helpers import BIN, ENV, run_python, run_verb
 from tests.distribute_helpers import free_ports, tf_config
@@ -172,6 +172,22 @@ def test_each_worker_logs_to_its_own_file(monkeypatch, strategy, env, suffix):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert worker_log_suffix(strategy) == suffix
+
+
+@pytest.mark.parametrize(
+    "cluster, task_type, index",
+    [(TWO_WORKERS, "worker", 0), (TWO_WORKERS, "worker", 1), (CHIEF_AND_WORKER, "worker", 0),
+     (CHIEF_AND_WORKER, "chief", 0)],
+)  # fmt: skip
+def test_log_file_and_strategy_agree_on_the_chief(monkeypatch, cluster, task_type, index):
+    """The log-file rule (TF_CONFIG read before TensorFlow starts) and the strategy's (from
+    TensorFlow's cluster resolver) name the same chief."""
+    import tensorflow as tf
+    monkeypatch.setenv("TF_CONFIG", _task(cluster, task_type, index)["TF_CONFIG"])
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    chief = is_chief(resolver.task_type, resolver.task_id, resolver.cluster_spec().as_dict())
+    assert chief == (worker_log_suffix("multi_worker") == "")
+    assert chief == (task_type == "chief" or cluster is TWO_WORKERS and index == 0)
 
 
 def test_hydra_opens_the_workers_own_log_file(tmp_path):

@@ -18,6 +18,16 @@ def existing_dir_or(path: str, fallback: str) -> str:
     return path if path and os.path.isdir(path) else fallback
 
 
+def is_chief(task_type: str, index: int, cluster_jobs) -> bool:
+    """The multi-worker rule for the one task that writes checkpoints, logs and summaries:
+    the "chief" task, or worker 0 when the cluster has no chief job (`cluster_jobs`: the
+    cluster spec's job names). `seq2seq.training.distribute` applies it to TensorFlow's cluster
+    resolver, `worker_log_suffix` to TF_CONFIG before TensorFlow is imported."""
+    return task_type == "chief" or (
+        task_type == "worker" and int(index) == 0 and "chief" not in cluster_jobs
+    )
+
+
 def worker_log_suffix(strategy: str) -> str:
     """ "" for a single process and for the chief of `train.strategy=multi_worker`, else
     ".<task type><index>" (".worker1"): `${worker_log_suffix:...}` in conf/hydra/default.yaml
@@ -30,10 +40,7 @@ def worker_log_suffix(strategy: str) -> str:
         tf_config = json.loads(os.environ["TF_CONFIG"])
         task = tf_config.get("task", {})
         kind, index = task.get("type", "worker"), int(task.get("index", 0))
-        chief = kind == "chief" or (
-            kind == "worker" and index == 0 and "chief" not in tf_config.get("cluster", {})
-        )
-        return "" if chief else f".{kind}{index}"
+        return "" if is_chief(kind, index, tf_config.get("cluster", {})) else f".{kind}{index}"
     index = int(os.environ.get("SLURM_PROCID", "0") or 0)
     return f".worker{index}" if index else ""
 

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from seq2seq.config import TrainConfig
+from seq2seq.config.resolvers import is_chief
 from seq2seq.errors import ConfigError
 
 log = logging.getLogger("seq2seq.train")
@@ -159,7 +160,7 @@ def _multi_worker() -> Distribution:
     spec = resolver.cluster_spec().as_dict()
     task_type, task_id = resolver.task_type, resolver.task_id
     workers = sum(len(spec.get(job, [])) for job in ("chief", "worker"))
-    chief = task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in spec)
+    chief = is_chief(task_type, task_id, spec)
     task = f"{task_type}:{task_id}"
     log.info(
         "tf.distribute: multi_worker, %s of %d worker(s)%s, %d replica(s) in sync",
