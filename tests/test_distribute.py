@@ -183,6 +183,7 @@ def test_log_file_and_strategy_agree_on_the_chief(monkeypatch, cluster, task_typ
     """The log-file rule (TF_CONFIG read before TensorFlow starts) and the strategy's (from
     TensorFlow's cluster resolver) name the same chief."""
     import tensorflow as tf
+
     monkeypatch.setenv("TF_CONFIG", _task(cluster, task_type, index)["TF_CONFIG"])
     resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
     chief = is_chief(resolver.task_type, resolver.task_id, resolver.cluster_spec().as_dict())
