@@ -1,14 +1,17 @@
 """Training throughput on real data: the project's pipeline, model and train step.
 
     .venv/bin/python benchmarks/bench_train.py [overrides ...] [--compare batching|rnn|KEY=A,B]
-        [--steps 60] [--rounds 3]
+        [--steps 60] [--rounds 3] [--warmup 5]
 
 Composes the `train` config (default: G2P on CMUdict, experiment=g2p_cmudict) with Hydra-style
 overrides, then times two variants interleaved (A B A B ...) because this machine's speed
 drifts: `--compare batching` (default) `bucketed` vs `random` batches, `--compare rnn`
 `model.rnn=keras` vs `fused` (same batches), `--compare KEY=A,B` any config key that keeps
 the corpus (e.g. `data.batch_tokens=2048,3072`, `tokenizer=unigram4k,shared8k`: each variant's
-tokenizers are trained on the corpus first). Prints one JSON line per
+tokenizers are trained on the corpus first; list values keep their commas:
+`data.bucket_boundaries=null,[8,16,24,32]`). `--warmup` steps per variant run before timing
+(tracing; with `train.jit_compile=true` one XLA compilation per new batch shape: warm up over
+all of them, `shapes_new_in_timing` says how many were left). Prints one JSON line per
 variant: median real target tokens/s, padded positions/s, real-token fraction (target and
 source), step time, peak RSS, the machine's matmul rate; then the ratio of the second
 variant's tokens/s to the first's.
@@ -50,11 +53,12 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", default=["experiment=g2p_cmudict"])
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--compare", default="batching", help="batching, rnn or KEY=A,B")
     args = parser.parse_args()
     key, values = VARIANTS.get(args.compare, args.compare).split("=", 1)
     configs = {}
-    for value in values.split(","):
+    for value in split_values(values):
         with initialize_config_dir(config_dir=CONF, version_base="1.3"):
             overrides = [*args.overrides, f"{key}={value}"]
             configs[value] = validate(compose("train", overrides=overrides), TrainRunConfig)
@@ -89,15 +93,15 @@ def main() -> None:
             variant.train.optimizer.clip_norm,
             variant.train.jit_compile,
         )
-        runs[value] = (iter(dataset), step, [])
-        _time(runs[value], 5)  # trace and warm up
+        runs[value] = (iter(dataset), step, [], set())
+        _time(runs[value], args.warmup)  # trace and warm up (and compile each shape, with XLA)
     for _ in range(args.rounds):
         for run in runs.values():
             run[2].append(_time(run, args.steps))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     speed = machine()
     rates = []
-    for value, (_, _, rounds) in runs.items():
+    for value, (_, _, rounds, _) in runs.items():
         summary = _summary(key, value, rounds, configs[value], peak_mb) | speed
         rates.append(summary["real_target_tokens_per_sec"])
         print(json.dumps(summary))
@@ -107,16 +111,34 @@ def main() -> None:
         print(json.dumps(ratio | {"key": key, "kernel": masked_gru.IMPLEMENTATION}))
 
 
+def split_values(values: str) -> list[str]:
+    """"a,b" -> ["a", "b"]; commas inside brackets stay: "null,[8,16]" -> ["null", "[8,16]"]."""
+    parts, depth, current = [], 0, ""
+    for char in values:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts, current = [*parts, current], ""
+        else:
+            current += char
+    return [*parts, current]
+
+
 def _time(run, steps: int) -> dict:
-    iterator, step, _ = run
+    """Time `steps` steps; the run's set of seen (B, S, T) shapes grows by the new ones."""
+    iterator, step, _, shapes = run
     sums = {"tokens": 0.0, "positions": 0.0, "source_tokens": 0.0, "source_positions": 0.0}
+    new_shapes = 0
     start = time.perf_counter()
     for _ in range(steps):
         x, y, mask = next(iterator)
+        shape = (*y.shape, x["source_ids"].shape[1])
+        new_shapes += shape not in shapes
+        shapes.add(shape)
         out = step(select_inputs(x), y, mask)
         for key in sums:
             sums[key] += float(out[key])
-    return sums | {"seconds": time.perf_counter() - start, "steps": steps}
+    seconds = time.perf_counter() - start
+    return sums | {"seconds": seconds, "steps": steps, "new_shapes": new_shapes}
 
 
 def _summary(key: str, value: str, rounds: list[dict], cfg: TrainRunConfig, peak_mb: float) -> dict:
@@ -138,6 +160,8 @@ def _summary(key: str, value: str, rounds: list[dict], cfg: TrainRunConfig, peak
         "step_ms": round(1000 * total["seconds"] / total["steps"], 1),
         "rounds": len(rounds),
         "steps_per_round": rounds[0]["steps"],
+        "jit_compile": cfg.train.jit_compile,
+        "shapes_new_in_timing": total["new_shapes"],
         "peak_rss_mb": round(peak_mb),
     }
 

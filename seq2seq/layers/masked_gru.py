@@ -72,7 +72,10 @@ class MaskedGRU(keras.layers.Layer):
 
     def call(self, inputs, mask, initial_state=None, training=False):
         cell = self.cell
-        projected = tf.matmul(inputs, cell.kernel) + cell.bias[0]  # (B, T, 3H): all steps
+        # (B, T, 3H): all steps in one 2-D matmul. Not tf.matmul on the 3-D inputs: that is a
+        # BatchMatMulV2 whose kernel gradient is B small matmuls and a sum over a (B, E, 3H)
+        # tensor (it made the layer's backward pass 1.7x slower).
+        projected = tf.tensordot(inputs, cell.kernel, axes=1) + cell.bias[0]
         keep = tf.cast(mask, projected.dtype)  # (B, T)
         if initial_state is None:
             initial_state = tf.zeros([tf.shape(inputs)[0], self.units], projected.dtype)
