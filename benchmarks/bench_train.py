@@ -112,7 +112,7 @@ def main() -> None:
 
 
 def split_values(values: str) -> list[str]:
-    """"a,b" -> ["a", "b"]; commas inside brackets stay: "null,[8,16]" -> ["null", "[8,16]"]."""
+    """ "a,b" -> ["a", "b"]; commas inside brackets stay: "null,[8,16]" -> ["null", "[8,16]"]."""
     parts, depth, current = [], 0, ""
     for char in values:
         depth += {"[": 1, "]": -1}.get(char, 0)
