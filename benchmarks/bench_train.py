@@ -9,12 +9,13 @@ drifts: `--compare batching` (default) `bucketed` vs `random` batches, `--compar
 `model.rnn=keras` vs `fused` (same batches), `--compare KEY=A,B` any config key that keeps
 the corpus (e.g. `data.batch_tokens=2048,3072`, `tokenizer=unigram4k,shared8k`: each variant's
 tokenizers are trained on the corpus first; list values keep their commas:
-`data.bucket_boundaries=null,[8,16,24,32]`). `--warmup` steps per variant run before timing
-(tracing; with `train.jit_compile=true` one XLA compilation per new batch shape: warm up over
-all of them, `shapes_new_in_timing` says how many were left). Prints one JSON line per
-variant: median real target tokens/s, padded positions/s, real-token fraction (target and
-source), step time, peak RSS, the machine's matmul rate; then the ratio of the second
-variant's tokens/s to the first's.
+`data.bucket_boundaries=null,[8,16,24,32]`), or `--compare "O1 O2|O3"`: variants that differ in
+several keys (`"model.rnn=keras|train.precision=float32 model.rnn=fused"`). `--warmup` steps
+per variant run before timing (tracing; with `train.jit_compile=true` one XLA compilation per
+new batch shape: warm up over all of them, `shapes_new_in_timing` says how many were left).
+Prints one JSON line per variant: median real target tokens/s, padded positions/s, real-token
+fraction (target and source), step time, peak RSS, the machine's matmul rate; then the ratio of
+the second variant's tokens/s to the first's.
 """
 
 import argparse
@@ -56,11 +57,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--compare", default="batching", help="batching, rnn or KEY=A,B")
     args = parser.parse_args()
-    key, values = VARIANTS.get(args.compare, args.compare).split("=", 1)
     configs = {}
-    for value in split_values(values):
+    chosen = variants(VARIANTS.get(args.compare, args.compare))
+    key = chosen[0][0]
+    for _, value, extra in chosen:
         with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-            overrides = [*args.overrides, f"{key}={value}"]
+            overrides = [*args.overrides, *extra]
             configs[value] = validate(compose("train", overrides=overrides), TrainRunConfig)
     cfg = next(iter(configs.values()))
     seed_everything(cfg.train.seed, False)
@@ -109,6 +111,15 @@ def main() -> None:
     if second is not None:
         ratio = {f"{second}_over_{first}": round(rates[1] / max(rates[0], 1), 3)}
         print(json.dumps(ratio | {"key": key, "kernel": masked_gru.IMPLEMENTATION}))
+
+
+def variants(compare: str) -> list[tuple[str, str, list[str]]]:
+    """(key, value, overrides) of each variant: "KEY=A,B" gives KEY=A and KEY=B; "O1 O2|O3"
+    gives the override lists [O1, O2] and [O3] (key "variant", value the list as written)."""
+    if "|" in compare:
+        return [("variant", part.strip(), part.split()) for part in compare.split("|")]
+    key, values = compare.split("=", 1)
+    return [(key, value, [f"{key}={value}"]) for value in split_values(values)]
 
 
 def split_values(values: str) -> list[str]:
