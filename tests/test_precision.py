@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from seq2seq.config import TrainRunConfig, validate
 from seq2seq.errors import ConfigError
+from seq2seq.layers.masked_gru import MaskedGRU
 from seq2seq.model import build_model, native_bfloat16
 from seq2seq.runs.load import load_run
 from seq2seq.training.loop import fit
@@ -26,6 +27,7 @@ from tests.train_helpers import tiny_train_config
 BF16 = "mixed_bfloat16"
 CONFIGS = {
     "luong-general-bi": dict(bidirectional=True, encoder_layers=2, decoder_units=6),
+    "luong-general-bi-fused": dict(bidirectional=True, decoder_units=6, rnn="fused"),
     "bahdanau-additive-bi": dict(
         decoder="bahdanau", attention="additive", bidirectional=True, input_feeding=True
     ),
@@ -38,10 +40,26 @@ def test_unknown_precision_is_named():
         validate({"train": {"precision": "float16"}}, TrainRunConfig)
 
 
-def test_bfloat16_needs_the_keras_gru():
-    message = r"train\.precision=mixed_bfloat16 needs model\.rnn=keras"
-    with pytest.raises(ConfigError, match=message):
-        validate({"train": {"precision": BF16}, "model": {"rnn": "fused"}}, TrainRunConfig)
+def test_the_fused_gru_runs_its_recurrence_in_float32_under_bfloat16():
+    """Under mixed_bfloat16 the fused layer's outputs are bfloat16 roundings of the float32
+    layer's with the same weights (the input projection in bfloat16, the recurrence in float32)."""
+    layers = {}
+    previous = keras.config.dtype_policy()
+    for policy in ("float32", BF16):
+        keras.config.set_dtype_policy(policy)  # read by each layer when created, as build_model
+        try:
+            layers[policy] = MaskedGRU(8)
+        finally:
+            keras.config.set_dtype_policy(previous)
+        layers[policy].build((None, None, 5))
+    layers[BF16].set_weights(layers["float32"].get_weights())
+    x = tf.random.stateless_normal([3, 4, 5], seed=(1, 2))
+    mask = tf.sequence_mask([4, 2, 1], 4)
+    (out32, state32), (out16, state16) = (layers[p](x, mask) for p in ("float32", BF16))
+    assert out16.dtype == state16.dtype == tf.bfloat16
+    np.testing.assert_allclose(tf.cast(out16, tf.float32), out32, atol=0.05)
+    np.testing.assert_allclose(tf.cast(state16, tf.float32), state32, atol=0.05)
+    assert np.all(tf.cast(out16, tf.float32).numpy()[~mask.numpy()] == 0.0)
 
 
 def test_native_bfloat16_reads_the_cpu_flags(tmp_path, monkeypatch):
@@ -96,12 +114,12 @@ def test_padding_changes_no_logit_nor_loss_and_gradients_by_bfloat16_rounding_on
         assert errors["grads"] <= 2**-7, errors
 
 
-def test_a_fused_float32_run_decodes_in_bfloat16_with_the_keras_gru(tmp_path):
+def test_a_fused_float32_run_decodes_in_bfloat16(tmp_path):
     """decode.precision=mixed_bfloat16 loads the run's float32 weights into a bfloat16 model
-    with model.rnn=keras (the fused kernel is float32 only); outputs stay close."""
+    (the same fused encoder); outputs stay close."""
     fit(tiny_train_config(tmp_path, "model.rnn=fused", "train.max_steps=6"), tmp_path / "run")
     float32, bf16 = (load_run(tmp_path / "run", precision=p) for p in ("float32", BF16))
-    assert [r.model.get_config()["rnn"] for r in (float32, bf16)] == ["fused", "keras"]
+    assert [r.model.get_config()["rnn"] for r in (float32, bf16)] == ["fused", "fused"]
     x, _ = make_batch([Sequence([5, 6, 3], [7, 8])])
     logits32, logits16 = float32.model(x), bf16.model(x)
     assert logits16.dtype == tf.bfloat16

@@ -61,11 +61,6 @@ class TrainRunConfig:
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TASKS)
-        if self.train.precision != "float32" and self.model.rnn == "fused":
-            raise ConfigError(
-                f"train.precision={self.train.precision} needs model.rnn=keras "
-                "(the fused GRU kernel computes in float32 only)"
-            )
 
 
 @dataclass

@@ -79,12 +79,17 @@ class MaskedGRU(keras.layers.Layer):
         keep = tf.cast(mask, projected.dtype)  # (B, T)
         if initial_state is None:
             initial_state = tf.zeros([tf.shape(inputs)[0], self.units], projected.dtype)
-        if IMPLEMENTATION == "kernel":
-            sequence = _kernel_sequence_parallel if self.parallel else _kernel_sequence_serial
-        else:
-            sequence = _tf_sequence
         recurrent_kernel = tf.convert_to_tensor(cell.recurrent_kernel)
-        return sequence(projected, keep, initial_state, recurrent_kernel, cell.bias[1])
+        args = (projected, keep, initial_state, recurrent_kernel, cell.bias[1])
+        if IMPLEMENTATION != "kernel":
+            return _tf_sequence(*args)
+        sequence = _kernel_sequence_parallel if self.parallel else _kernel_sequence_serial
+        if projected.dtype == tf.float32:
+            return sequence(*args)
+        # Mixed precision: the kernel runs the recurrence in float32 (the state is not rounded
+        # to bfloat16 at every step); the input projection above ran in the policy's dtype.
+        outputs, state = sequence(*(tf.cast(a, tf.float32) for a in args))
+        return tf.cast(outputs, projected.dtype), tf.cast(state, projected.dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -1,7 +1,7 @@
 """Load a trained run directory: its config, tokenizers and best model, for evaluation,
 translation and export. Needs only the run directory."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -23,9 +23,7 @@ class LoadedRun:
 def load_run(run_dir: str | Path, which: str = "best", precision: str = "float32") -> LoadedRun:
     """Config, tokenizers and model weights (`best` or `last` checkpoint) of `run_dir`.
 
-    `precision` (`decode.precision`) is the dtype policy of the model built; other than
-    float32 it is built with `model.rnn=keras` (the fused kernel is float32 only; both hold
-    the same weights).
+    `precision` (`decode.precision`) is the dtype policy of the model built.
     """
     from seq2seq.data.tokenizer import load_tokenizers
     from seq2seq.model import build_model, build_variables
@@ -38,9 +36,8 @@ def load_run(run_dir: str | Path, which: str = "best", precision: str = "float32
     if not run.tokenizer.is_dir():
         raise RunDirError(f"{run.tokenizer} is missing")
     tokenizers = load_tokenizers(run.tokenizer)
-    model_cfg = cfg.model if precision == "float32" else replace(cfg.model, rnn="keras")
     model = build_model(
-        model_cfg, tokenizers.source.vocab_size, tokenizers.target.vocab_size, precision
+        cfg.model, tokenizers.source.vocab_size, tokenizers.target.vocab_size, precision
     )
     build_variables(model)
     checkpoint = restore_model(model, run.checkpoints, which)
