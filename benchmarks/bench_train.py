@@ -30,6 +30,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.core.override_parser.overrides_parser import OverridesParser  # noqa: E402
 from machine import machine  # noqa: E402
 
 import seq2seq.layers.masked_gru as masked_gru  # noqa: E402
@@ -114,24 +115,19 @@ def main() -> None:
 
 
 def variants(compare: str) -> list[tuple[str, str, list[str]]]:
-    """(key, value, overrides) of each variant: "KEY=A,B" gives KEY=A and KEY=B; "O1 O2|O3"
+    """(key, value, overrides) of each variant: "KEY=A,B" (Hydra's sweep syntax, parsed by
+    Hydra: "KEY=null,[8,16]" gives KEY=null and KEY=[8,16]) gives KEY=A and KEY=B; "O1 O2|O3"
     gives the override lists [O1, O2] and [O3] (key "variant", value the list as written)."""
     if "|" in compare:
         return [("variant", part.strip(), part.split()) for part in compare.split("|")]
-    key, values = compare.split("=", 1)
-    return [(key, value, [f"{key}={value}"]) for value in split_values(values)]
-
-
-def split_values(values: str) -> list[str]:
-    """ "a,b" -> ["a", "b"]; commas inside brackets stay: "null,[8,16]" -> ["null", "[8,16]"]."""
-    parts, depth, current = [], 0, ""
-    for char in values:
-        depth += {"[": 1, "]": -1}.get(char, 0)
-        if char == "," and depth == 0:
-            parts, current = [*parts, current], ""
-        else:
-            current += char
-    return [*parts, current]
+    override = OverridesParser.create().parse_override(compare)
+    values = (
+        list(override.sweep_string_iterator())
+        if override.is_sweep_override()
+        else [override.get_value_element_as_str()]
+    )
+    key = override.key_or_group
+    return [(key, value, [f"{key}={value}"]) for value in values]
 
 
 def _time(run, steps: int) -> dict:
