@@ -20,10 +20,11 @@ from seq2seq.analysis.reproduction import (
     read_results,
     render_table,
     replace_table,
+    resolve_runs,
     run_figures,
 )
 from seq2seq.cli.reproduce import main
-from seq2seq.errors import ConfigError
+from seq2seq.errors import ConfigError, Seq2SeqError
 from tests.cli_helpers import run_verb
 from tests.train_helpers import tiny_train_overrides
 
@@ -190,7 +191,7 @@ def test_each_experiments_commands_compose_to_their_recorded_settings(directory)
         if "config/data.batch_tokens" in figures:
             assert cfg.data.batch_tokens == figures["config/data.batch_tokens"], name
         for evaluation in run.evaluate.values():
-            verb_config("evaluate", "run_dir=x", *evaluation)
+            verb_config("evaluate", "run_dir=x", *resolve_runs(evaluation, "out"))
 
 
 # --- the command ----------------------------------------------------------------------------
@@ -270,6 +271,46 @@ def test_a_run_trained_by_another_command_is_not_reused(tmp_path, capsys):
     )
 
 
+ENSEMBLE_SPEC = dict(
+    SPEC,
+    runs={
+        "a": {"train": ["x=1"]},
+        "b": {"train": ["x=2"], "evaluate": {"ens": ["ensemble=[{run:a}]", "plot_attention=0"]}},
+    },
+    columns=[{"title": "ensemble WER", "figure": "ens/wer"}],
+)
+
+
+def test_an_evaluation_names_an_earlier_runs_directory(tmp_path, monkeypatch):
+    """`{run:NAME}` in an evaluation becomes <out>/NAME; a run it names must be listed before
+    it, and trained before it is evaluated."""
+    import seq2seq.cli.reproduce as reproduce
+
+    assert _spec(ENSEMBLE_SPEC).runs["b"].references() == ["a"]
+    assert resolve_runs(["ensemble=[{run:a}]", "x=1"], "out") == ["ensemble=[out/a]", "x=1"]
+    later = dict(ENSEMBLE_SPEC, runs={"a": {"train": [], "evaluate": {"e": ["x={run:b}"]}}})
+    later["runs"]["b"] = {"train": []}
+    with pytest.raises(ConfigError, match=r"runs.a.evaluate: \{run:b\} must name a run listed"):
+        _spec(later)
+    calls = []
+    monkeypatch.setattr(reproduce, "command", lambda *argv: calls.append(argv))
+    write_run(tmp_path / "out" / "b", 4, 1, 30.0, None)
+    with pytest.raises(Seq2SeqError, match=r"not trained in .*: reproduce it first \(--only a,b"):
+        reproduce.run_commands(_spec(ENSEMBLE_SPEC).runs["b"], tmp_path / "out" / "b", [])
+    write_run(tmp_path / "out" / "a", 4, 1, 30.0, None)
+    reproduce.run_commands(_spec(ENSEMBLE_SPEC).runs["b"], tmp_path / "out" / "b", [])
+    out = tmp_path / "out"
+    assert calls == [
+        (
+            "evaluate",
+            f"run_dir={out / 'b'}",
+            f"ensemble=[{out / 'a'}]",
+            "plot_attention=0",
+            f"hydra.run.dir={out / 'b' / 'evaluations' / 'ens'}",
+        )
+    ]
+
+
 # --- end to end: real training and evaluation -------------------------------------------------
 
 
@@ -281,7 +322,10 @@ def test_smoke_reproduction_of_a_tiny_experiment(tmp_path):
     spec = dict(SPEC)
     spec["runs"] = {
         "a": {"train": train, "evaluate": {"beam5": ["decode=beam5", "plot_attention=0"]}},
-        "b": {"train": [*train, "train.seed=2"], "evaluate": {}},
+        "b": {
+            "train": [*train, "train.seed=2"],
+            "evaluate": {"ens": ["ensemble=[{run:a}]", "plot_attention=0"]},
+        },
     }
     directory = write_experiment(tmp_path, spec, results={"a": {"train/best/test/wer": 0.0}})
     out = tmp_path / "out"
@@ -294,6 +338,8 @@ def test_smoke_reproduction_of_a_tiny_experiment(tmp_path):
     wers = [json.loads((out / r / "metrics.json").read_text())["best/test/wer"] for r in "ab"]
     beam = json.loads((out / "a" / "evaluations" / "beam5" / "metrics.json").read_text())
     assert beam["decode"]["beam_size"] == 5
+    ensemble = json.loads((out / "b" / "evaluations" / "ens" / "metrics.json").read_text())
+    assert ensemble["metrics"]["wer"] >= 0  # b decoded with a as one ensemble
     cells = row.split(" | ")
     assert cells[3] == "4"  # steps: both runs agree
     wer_cell = f"{(wers[0] + wers[1]) / 2:.2f} ({wers[0]:.2f} / {wers[1]:.2f})"
@@ -305,7 +351,7 @@ def test_smoke_reproduction_of_a_tiny_experiment(tmp_path):
     assert (out / "table.md").read_text() in proc.stdout
     # A second call reuses both runs and the evaluation.
     again = run_verb("reproduce", *argv, cwd=tmp_path)
-    assert again.returncode == 0 and again.stderr.count("already") == 3, again.stderr[-2000:]
+    assert again.returncode == 0 and again.stderr.count("already") == 4, again.stderr[-2000:]
 
 
 @pytest.mark.slow

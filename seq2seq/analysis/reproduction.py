@@ -9,10 +9,14 @@ the table rendered from them between RESULTS_BEGIN and RESULTS_END. `seq2seq-rep
 
 A figure is named `<source>/<key>`: `train/<key>` of the run's metrics.json (`train/best/test/
 wer`), `config/<dotted key>` of its run_config.yaml (`config/data.batch_tokens`), or
-`<evaluation>/<key>` of the metrics of one of its evaluations (`beam5/wer`). Plain Python.
+`<evaluation>/<key>` of the metrics of one of its evaluations (`beam5/wer`).
+
+An evaluation may name an earlier run's directory as `{run:NAME}` (an ensemble of two runs:
+`"ensemble=[{run:seed1234}]"`); `resolve_runs` puts in the reproduction's directory. Plain Python.
 """
 
 import json
+import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +35,7 @@ RESULTS_BEGIN = "<!-- results:begin -->"
 RESULTS_END = "<!-- results:end -->"
 MISSING = "—"
 TRAIN, CONFIG = "train", "config"
+RUN_REFERENCE = re.compile(r"\{run:([^{}]*)\}")
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,16 @@ class Run:
     name: str
     train: list[str]
     evaluate: dict[str, list[str]] = field(default_factory=dict)
+
+    def references(self) -> list[str]:
+        """The runs its evaluations name as `{run:NAME}`, in order."""
+        overrides = [o for evaluation in self.evaluate.values() for o in evaluation]
+        return list(dict.fromkeys(m for o in overrides for m in RUN_REFERENCE.findall(o)))
+
+
+def resolve_runs(overrides: list[str], out: str | Path) -> list[str]:
+    """`{run:NAME}` -> `<out>/NAME` in each override."""
+    return [RUN_REFERENCE.sub(lambda m: str(Path(out) / m.group(1)), o) for o in overrides]
 
 
 @dataclass(frozen=True)
@@ -97,6 +112,7 @@ def load_spec(directory: str | Path) -> Spec:
                 for k, v in evaluate.items()
             },
         )
+    _check_references(runs, where)
     rows = [
         _row(row, runs, f"{where}: rows[{i}]") for i, row in enumerate(_list(raw["rows"], where))
     ]
@@ -109,6 +125,19 @@ def load_spec(directory: str | Path) -> Spec:
         _check_figure(str(figure), runs, f"{where}: tolerance.{figure}")
         tolerance[str(figure)] = _number(value, f"{where}: tolerance.{figure}")
     return Spec(Path(directory).name, runs, rows, columns, tolerance)
+
+
+def _check_references(runs: dict[str, Run], where: str) -> None:
+    """A `{run:NAME}` names a run listed before (trained before it is evaluated with)."""
+    earlier: list[str] = []
+    for name, run in runs.items():
+        for reference in run.references():
+            if reference not in earlier:
+                raise ConfigError(
+                    f"{where}: runs.{name}.evaluate: {{run:{reference}}} must name a run listed "
+                    f"before {name!r}; earlier runs: {earlier}"
+                )
+        earlier.append(name)
 
 
 def _row(raw, runs: dict[str, Run], where: str) -> Row:

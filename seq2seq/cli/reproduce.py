@@ -32,6 +32,7 @@ from seq2seq.analysis.reproduction import (
     read_results,
     render_table,
     replace_table,
+    resolve_runs,
     results_json,
     run_figures,
 )
@@ -143,12 +144,19 @@ def run_commands(run: Run, run_dir: Path, extra: list[str]) -> None:
         print(f"  {run_dir}: trained already", file=sys.stderr)
     else:
         command("train", *overrides, f"hydra.run.dir={run_dir}")
+    for reference in run.references():
+        if not RunDir(run_dir.parent / reference).metrics.exists():
+            raise Seq2SeqError(
+                f"run {run.name} is evaluated with run {reference}, which is not trained in "
+                f"{run_dir.parent}: reproduce it first (--only {reference},{run.name})"
+            )
     for name, evaluation in run.evaluate.items():
         out = RunDir(run_dir).evaluations / name
         if (out / "metrics.json").exists():
             print(f"  {out}: evaluated already", file=sys.stderr)
             continue
-        command("evaluate", f"run_dir={run_dir}", *evaluation, f"hydra.run.dir={out}")
+        overrides = resolve_runs(evaluation, run_dir.parent)
+        command("evaluate", f"run_dir={run_dir}", *overrides, f"hydra.run.dir={out}")
 
 
 def check_same_overrides(run_dir: Path, overrides: list[str]) -> None:
