@@ -131,6 +131,7 @@ class Seq2Seq(keras.Model):
                 hp["embedding_dim"],
                 hp["decoder_units"],
                 input_feeding=hp["input_feeding"],
+                rnn=hp["rnn"],
                 **common,
             )
         raise ValueError(f"decoder must be luong or bahdanau, got {hp['decoder']!r}")

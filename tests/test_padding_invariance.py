@@ -2,8 +2,8 @@
 gradients it induces are the same (<= 1e-5) alone, with extra padding, or batched with longer
 and shorter sequences; for both decoders, all attention types, uni- and bidirectional
 encoders, with random weights and biases. The naive "zero the inputs, run an unmasked GRU"
-recipe fails the same check. Every Luong configuration runs with both GRU implementations
-(`model.rnn=keras|fused`)."""
+recipe fails the same check. Every Luong configuration and every Bahdanau one with additive
+attention runs with both GRU implementations (`model.rnn=keras|fused`)."""
 
 import numpy as np
 import pytest
@@ -55,10 +55,13 @@ CONFIGS = {
         input_feeding=True,
     ),
 }
-# model.rnn=fused (seq2seq.layers.masked_gru) for every configuration that runs GRU layers
-# (the Bahdanau decoder steps GRU cells; its encoder is covered by these).
+# model.rnn=fused (seq2seq.layers.masked_gru) for every configuration that runs GRU layers,
+# and for the Bahdanau decoder with additive attention (seq2seq.layers.bahdanau_recurrence;
+# with dot or general attention it steps the Keras cells either way).
 CONFIGS |= {
-    f"{name}-fused": dict(cfg, rnn="fused") for name, cfg in CONFIGS.items() if "luong" in name
+    f"{name}-fused": dict(cfg, rnn="fused")
+    for name, cfg in CONFIGS.items()
+    if "luong" in name or "additive" in name
 }
 _PROBES = {}
 

@@ -31,6 +31,14 @@ CONFIGS = {
     "bahdanau-additive-bi": dict(
         decoder="bahdanau", attention="additive", bidirectional=True, input_feeding=True
     ),
+    "bahdanau-additive-bi-fused": dict(
+        decoder="bahdanau",
+        attention="additive",
+        bidirectional=True,
+        input_feeding=True,
+        decoder_layers=2,
+        rnn="fused",
+    ),
 }
 
 

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from seq2seq.layers.bahdanau_recurrence import Weights, bahdanau_recurrence
 from seq2seq.layers.decoder_base import DecoderBase
 
 
@@ -18,18 +19,28 @@ class BahdanauDecoder(DecoderBase):
     Teacher forcing runs the recurrence with `keras.ops.scan` (slower than the Luong decoder);
     the embedding lookup, the memory keys and the output projection are batched outside the
     loop. At a padded step every state (and the fed h~) is held, so padding never leaks.
+    With rnn="fused" and additive attention it runs `bahdanau_recurrence` instead: the same
+    math with a hand-written gradient that takes the weight gradients out of the step loop
+    (TensorFlow backend; any backend and attention otherwise).
 
     Args: see `DecoderBase`, plus
         input_feeding: feed h~_{t-1} into the GRU input (Luong et al. 2015).
+        rnn: "keras" (the scan above) or "fused" (`bahdanau_recurrence` for additive
+            attention). Same weights either way.
 
     State: tuple (s^1, ..., s^L) of (B, H), plus h~_{t-1} (B, H) last if input_feeding.
 
     Call args / returns: as `LuongDecoder` (logits (B, T, V), attention weights (B, T, S)).
     """
 
-    def __init__(self, vocab_size, embedding_dim, units, input_feeding=False, **kwargs):
+    def __init__(
+        self, vocab_size, embedding_dim, units, input_feeding=False, rnn="keras", **kwargs
+    ):
         super().__init__(vocab_size, embedding_dim, units, **kwargs)
+        if rnn not in ("keras", "fused"):
+            raise ValueError(f"rnn must be keras or fused, got {rnn!r}")
         self.input_feeding = input_feeding
+        self.rnn = rnn
         # One attribute per cell, not a list: tf.train.Checkpoint skips Keras-tracked lists.
         for index in range(self.num_layers):
             setattr(self, f"cell_{index}", keras.layers.GRUCell(units, name=f"gru_cell_{index}"))
@@ -102,6 +113,21 @@ class BahdanauDecoder(DecoderBase):
         feed = initial_state[num_layers] if self.input_feeding else ops.zeros_like(layer_states[-1])
         steps, batch = ops.shape(embedded)[0], ops.shape(embedded)[1]
         drops = self._step_dropout_masks((steps, batch, self.units), training)
+        if self.rnn == "fused" and self.attention_type == "additive":
+            h_tildes, weights = bahdanau_recurrence(
+                embedded,
+                ops.cast(mask, embedded.dtype)[:, :, None],
+                drops,
+                tuple(ops.cast(s, embedded.dtype) for s in layer_states),
+                ops.cast(feed, embedded.dtype) if self.input_feeding else None,
+                ops.cast(keys, embedded.dtype),
+                ops.cast(memory, embedded.dtype),
+                ops.cast(memory_padding_mask, "bool"),
+                self._recurrence_weights(embedded.dtype),
+            )
+            h_tildes = ops.transpose(h_tildes, (1, 0, 2))  # (B, T, H)
+            weights = ops.transpose(weights, (1, 0, 2))  # (B, T, S)
+            return self.output_logits(h_tildes, training=training), weights
         # keras.ops.scan (TF backend) fails for several `xs` of unknown length: pack them into
         # one (T, B, E + 1 [+ (L-1) H]) tensor and split it again in the body.
         packed = ops.concatenate(
@@ -136,6 +162,20 @@ class BahdanauDecoder(DecoderBase):
         weights = ops.transpose(weights, (1, 0, 2))  # (B, T, S)
         return self.output_logits(h_tildes, training=training), weights
 
+    def _recurrence_weights(self, dtype):
+        """The weights `bahdanau_recurrence` reads, cast to the compute dtype."""
+        cast = lambda variable: ops.cast(variable, dtype)  # noqa: E731
+        cells = self.cells
+        return Weights(
+            query=cast(self.attention.query_projection.kernel),
+            energy=cast(self.attention.energy.kernel)[:, 0],
+            kernels=tuple(cast(cell.kernel) for cell in cells),
+            input_biases=tuple(cast(cell.bias)[0] for cell in cells),
+            recurrent_kernels=tuple(cast(cell.recurrent_kernel) for cell in cells),
+            recurrent_biases=tuple(cast(cell.bias)[1] for cell in cells),
+            attentional=cast(self.attentional.kernel),
+        )
+
     def step(self, prev_ids, state, memory, memory_padding_mask, training=False):
         """One step: prev_ids int (B,), state (see class doc) -> logits (B, V), new state,
         attention (B, S)."""
@@ -156,5 +196,5 @@ class BahdanauDecoder(DecoderBase):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"input_feeding": self.input_feeding})
+        config.update({"input_feeding": self.input_feeding, "rnn": self.rnn})
         return config
