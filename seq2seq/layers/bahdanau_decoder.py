@@ -113,21 +113,33 @@ class BahdanauDecoder(DecoderBase):
         feed = initial_state[num_layers] if self.input_feeding else ops.zeros_like(layer_states[-1])
         steps, batch = ops.shape(embedded)[0], ops.shape(embedded)[1]
         drops = self._step_dropout_masks((steps, batch, self.units), training)
+        inputs = (embedded, mask, drops, layer_states, feed, keys, memory, memory_padding_mask)
         if self.rnn == "fused" and self.attention_type == "additive":
-            h_tildes, weights = bahdanau_recurrence(
-                embedded,
-                ops.cast(mask, embedded.dtype)[:, :, None],
-                drops,
-                tuple(ops.cast(s, embedded.dtype) for s in layer_states),
-                ops.cast(feed, embedded.dtype) if self.input_feeding else None,
-                ops.cast(keys, embedded.dtype),
-                ops.cast(memory, embedded.dtype),
-                ops.cast(memory_padding_mask, "bool"),
-                self._recurrence_weights(embedded.dtype),
-            )
-            h_tildes = ops.transpose(h_tildes, (1, 0, 2))  # (B, T, H)
-            weights = ops.transpose(weights, (1, 0, 2))  # (B, T, S)
-            return self.output_logits(h_tildes, training=training), weights
+            h_tildes, weights = self._fused_loop(*inputs)
+        else:
+            h_tildes, weights = self._keras_loop(*inputs, training)
+        h_tildes = ops.transpose(h_tildes, (1, 0, 2))  # (B, T, H)
+        weights = ops.transpose(weights, (1, 0, 2))  # (B, T, S)
+        logits = self.sequence_logits(h_tildes, target_padding_mask, training=training)
+        return logits, weights
+
+    def _fused_loop(self, embedded, mask, drops, states, feed, keys, memory, memory_mask):
+        """`bahdanau_recurrence` on time-major inputs -> h~ (T, B, H), weights (T, B, S)."""
+        dtype = embedded.dtype
+        return bahdanau_recurrence(
+            embedded,
+            ops.cast(mask, dtype)[:, :, None],
+            drops,
+            tuple(ops.cast(s, dtype) for s in states),
+            ops.cast(feed, dtype) if self.input_feeding else None,
+            ops.cast(keys, dtype),
+            ops.cast(memory, dtype),
+            ops.cast(memory_mask, "bool"),
+            self._recurrence_weights(dtype),
+        )
+
+    def _keras_loop(self, embedded, mask, drops, states, feed, keys, memory, memory_mask, training):
+        """`_recur` stepped by `keras.ops.scan` -> h~ (T, B, H), weights (T, B, S)."""
         # keras.ops.scan (TF backend) fails for several `xs` of unknown length: pack them into
         # one (T, B, E + 1 [+ (L-1) H]) tensor and split it again in the body.
         packed = ops.concatenate(
@@ -146,7 +158,7 @@ class BahdanauDecoder(DecoderBase):
                 embedded_t,
                 keys,
                 memory,
-                memory_padding_mask,
+                memory_mask,
                 tuple(drops_t),
                 training,
             )
@@ -156,11 +168,9 @@ class BahdanauDecoder(DecoderBase):
             new_carry = (new_states, h_tilde, weights)
             return new_carry, new_carry
 
-        init = (layer_states, feed, ops.zeros_like(memory[:, :, 0]))  # weights (B, S)
+        init = (states, feed, ops.zeros_like(memory[:, :, 0]))  # weights (B, S)
         _, (_, h_tildes, weights) = ops.scan(body, init, packed)
-        h_tildes = ops.transpose(h_tildes, (1, 0, 2))  # (B, T, H)
-        weights = ops.transpose(weights, (1, 0, 2))  # (B, T, S)
-        return self.output_logits(h_tildes, training=training), weights
+        return h_tildes, weights
 
     def _recurrence_weights(self, dtype):
         """The weights `bahdanau_recurrence` reads, cast to the compute dtype."""

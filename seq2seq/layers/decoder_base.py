@@ -2,6 +2,7 @@
 and the (optionally tied) output projection."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from seq2seq.layers.attention import make_attention
@@ -102,6 +103,25 @@ class DecoderBase(keras.layers.Layer):
         if self.pre_output is not None:
             h_tilde = self.pre_output(h_tilde)  # (B, [T,] E)
         return ops.matmul(h_tilde, ops.transpose(self.embedding.embeddings)) + self.output_bias
+
+    def sequence_logits(self, h_tildes, target_padding_mask, training=False):
+        """(B, T, H) attentional vectors -> (B, T, V) logits. With padding in the batch they
+        are projected at the real positions only (exactly 0 at padded ones): at large
+        vocabularies the output projection is the step's largest matmul, and padding would pay
+        for it too; without padding directly (the gather and scatter would cost more)."""
+        mask = ops.cast(target_padding_mask, "bool")
+
+        def packed():
+            positions = tf.where(mask)  # (N, 2) real positions
+            logits = self.output_logits(tf.gather_nd(h_tildes, positions), training=training)
+            shape = tf.concat([tf.cast(tf.shape(h_tildes)[:2], tf.int64), [self.vocab_size]], 0)
+            return tf.scatter_nd(positions, logits, shape)  # (B, T, V)
+
+        def direct():  # as 2D rows too, so both paths run the same matmul kernel
+            logits = self.output_logits(tf.reshape(h_tildes, [-1, self.units]), training=training)
+            return tf.reshape(logits, tf.concat([tf.shape(h_tildes)[:2], [self.vocab_size]], 0))
+
+        return tf.cond(tf.reduce_all(mask), direct, packed)
 
     def get_config(self):
         config = super().get_config()

@@ -86,7 +86,8 @@ class LuongDecoder(DecoderBase):
         # context (B, T, H_mem), weights (B, T, S): all steps in one batched op
         context, weights = self.attention(x, memory, memory_padding_mask)
         h_tilde = self.attentional_vector(context, x)  # (B, T, H)
-        return self.output_logits(h_tilde, training=training), weights
+        logits = self.sequence_logits(h_tilde, mask, training=training)  # (B, T, V)
+        return logits, weights
 
     def step(self, prev_ids, state, memory, memory_padding_mask, training=False):
         """One step: prev_ids int (B,), state tuple of L (B, H) -> logits (B, V), new state,
