@@ -294,9 +294,16 @@ def test_an_evaluation_names_an_earlier_runs_directory(tmp_path, monkeypatch):
         _spec(later)
     calls = []
     monkeypatch.setattr(reproduce, "command", lambda *argv: calls.append(argv))
-    write_run(tmp_path / "out" / "b", 4, 1, 30.0, None)
+    spec, out = _spec(ENSEMBLE_SPEC), tmp_path / "out"
+    assert reproduce.select_runs(spec, "b,a") == ["a", "b"]  # reproduce.yaml's order
+    reproduce.check_references(spec, ["a", "b"], out)  # a is trained first
     with pytest.raises(Seq2SeqError, match=r"not trained in .*: reproduce it first \(--only a,b"):
-        reproduce.run_commands(_spec(ENSEMBLE_SPEC).runs["b"], tmp_path / "out" / "b", [])
+        reproduce.check_references(spec, ["b"], out)
+    directory = write_experiment(tmp_path, ENSEMBLE_SPEC)
+    with pytest.raises(SystemExit):  # before training b
+        main(["toy", "--only", "b", "--out", str(out), "--experiments-dir", str(directory.parent)])
+    assert calls == []
+    write_run(tmp_path / "out" / "b", 4, 1, 30.0, None)
     write_run(tmp_path / "out" / "a", 4, 1, 30.0, None)
     reproduce.run_commands(_spec(ENSEMBLE_SPEC).runs["b"], tmp_path / "out" / "b", [])
     out = tmp_path / "out"

@@ -85,6 +85,7 @@ def reproduce(args: argparse.Namespace) -> int:
     extra = ([SMOKE] if args.smoke else []) + list(args.overrides)
     out = args.out or default_out(spec.name, bool(extra))
     if not args.table_only:
+        check_references(spec, names, out)
         for index, name in enumerate(names, 1):
             print(f"[{index}/{len(names)}] run {name}", file=sys.stderr)
             run_commands(spec.runs[name], out / name, extra)
@@ -119,7 +120,20 @@ def select_runs(spec: Spec, only: str | None) -> list[str]:
     unknown = [n for n in names if n not in spec.runs]
     if unknown:
         raise Seq2SeqError(f"--only: unknown run(s) {unknown}; runs: {list(spec.runs)}")
-    return names
+    return [n for n in spec.runs if n in names]  # reproduce.yaml's order: references first
+
+
+def check_references(spec: Spec, names: list[str], out: Path) -> None:
+    """Before anything runs: every `{run:A}` of a selected run is selected before it or
+    already trained in OUT (so `--only B` fails at once, not after training B)."""
+    for index, name in enumerate(names):
+        for reference in spec.runs[name].references():
+            if reference in names[:index] or RunDir(out / reference).metrics.exists():
+                continue
+            raise Seq2SeqError(
+                f"run {name} is evaluated with run {reference}, which is not trained in "
+                f"{out}: reproduce it first (--only {reference},{name})"
+            )
 
 
 def default_out(name: str, quick: bool) -> Path:
@@ -144,12 +158,6 @@ def run_commands(run: Run, run_dir: Path, extra: list[str]) -> None:
         print(f"  {run_dir}: trained already", file=sys.stderr)
     else:
         command("train", *overrides, f"hydra.run.dir={run_dir}")
-    for reference in run.references():
-        if not RunDir(run_dir.parent / reference).metrics.exists():
-            raise Seq2SeqError(
-                f"run {run.name} is evaluated with run {reference}, which is not trained in "
-                f"{run_dir.parent}: reproduce it first (--only {reference},{run.name})"
-            )
     for name, evaluation in run.evaluate.items():
         out = RunDir(run_dir).evaluations / name
         if (out / "metrics.json").exists():
