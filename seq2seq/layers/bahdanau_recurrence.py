@@ -142,6 +142,14 @@ def _gru_backward(grad, prev, gates, candidate, candidate_h):
     return d_x, d_h, grad * update
 
 
+def _attention_backward(d_context, d_weights, weights, hidden, memory, energy):
+    """One step of additive attention backwards: d context (B, H_mem), d weights (B, S) ->
+    d scores (B, S), d (q W_q + keys) (B, S, A). Padded positions (weight 0) get 0."""
+    d_att = tf.linalg.matvec(memory, d_context) + d_weights  # (B, S)
+    d_scores = weights * (d_att - tf.reduce_sum(weights * d_att, axis=-1, keepdims=True))
+    return d_scores, tf.raw_ops.TanhGrad(y=hidden, dy=d_scores[:, :, None] * energy)
+
+
 def _backward(inputs, w, saved, d_fed, d_weights):
     """The reverse step loop: gradients of the held attentional vectors d_fed (T, B, H) and of
     the attention weights d_weights (T, B, S) -> per-step gradients (d x_proj, d h_proj per
@@ -187,11 +195,9 @@ def _backward(inputs, w, saved, d_fed, d_weights):
         d_context += d_x[:, emb_dim : emb_dim + mem_dim]
         if feeding:
             d_prev_feed += d_x[:, emb_dim + mem_dim :]
-        # attention of the previous top state over the memory
-        weights = saved.weights[t]  # (B, S)
-        d_att = tf.linalg.matvec(memory, d_context) + d_weights[t]  # (B, S)
-        d_scores = weights * (d_att - tf.reduce_sum(weights * d_att, axis=-1, keepdims=True))
-        d_pre = tf.raw_ops.TanhGrad(y=saved.hidden[t], dy=d_scores[:, :, None] * w.energy)
+        d_scores, d_pre = _attention_backward(
+            d_context, d_weights[t], saved.weights[t], saved.hidden[t], memory, w.energy
+        )
         d_keys += d_pre  # (B, S, A)
         d_query = tf.reduce_sum(d_pre, axis=1)  # (B, A)
         d_prev[-1] += tf.matmul(d_query, query_t)
