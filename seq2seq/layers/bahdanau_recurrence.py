@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
+from seq2seq.layers.masked_gru import _gates
+
 
 class Weights(NamedTuple):
     """The recurrence's weights as tensors of the compute dtype."""
@@ -65,13 +67,10 @@ def _attend(query_state, keys, memory, memory_mask, w):
 
 def _gru(x, state, kernel, input_bias, recurrent_kernel, recurrent_bias):
     """One Keras GRUCell step (reset_after): -> new state, gates (B, 2H), n, s U_n + b_n."""
-    units = state.shape[-1]
-    x_proj = tf.matmul(x, kernel) + input_bias  # (B, 3H)
-    h_proj = tf.matmul(state, recurrent_kernel) + recurrent_bias  # (B, 3H)
-    gates = tf.sigmoid(x_proj[:, : 2 * units] + h_proj[:, : 2 * units])  # (B, 2H)
-    candidate_h = h_proj[:, 2 * units :]
-    candidate = tf.tanh(x_proj[:, 2 * units :] + gates[:, units:] * candidate_h)
-    update = gates[:, :units]
+    gates, candidate, candidate_h = _gates(
+        state, tf.matmul(x, kernel) + input_bias, recurrent_kernel, recurrent_bias
+    )
+    update = gates[:, : state.shape[-1]]
     return update * state + (1.0 - update) * candidate, gates, candidate, candidate_h
 
 
