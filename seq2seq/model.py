@@ -232,7 +232,14 @@ def native_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 
 def build_variables(model: Seq2Seq) -> None:
-    """Run the model once on a one-token batch, so every layer has traced its variables."""
-    ids = keras.ops.convert_to_tensor([[EOS_ID]], "int32")
-    mask = keras.ops.convert_to_tensor([[True]])
-    model(dict(zip(BATCH_KEYS, (ids, mask, ids, mask))), training=False)
+    """Run the model once on a one-sentence batch, so every layer has traced its variables.
+    Two source tokens: a softmax over one memory position makes Keras warn."""
+    source = keras.ops.convert_to_tensor([[EOS_ID, EOS_ID]], "int32")
+    target = keras.ops.convert_to_tensor([[EOS_ID]], "int32")
+    batch = (
+        source,
+        keras.ops.ones_like(source, "bool"),
+        target,
+        keras.ops.ones_like(target, "bool"),
+    )
+    model(dict(zip(BATCH_KEYS, batch)), training=False)

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from seq2seq.config import ModelConfig, validate
 from seq2seq.layers.attention_base import Memory
-from seq2seq.model import Seq2Seq, build_model
+from seq2seq.model import Seq2Seq, build_model, build_variables
 from seq2seq.training.losses import masked_cross_entropy_mean
 from tests.model_helpers import (
     BATCH_SPEC,
@@ -55,6 +55,14 @@ def test_yaml_configs_list_every_field_and_build(name):
     model = build_model(validate(raw, ModelConfig), 32, 45)
     x, _ = sample_batch()
     assert model(x).shape == (3, 6, 45)
+
+
+@pytest.mark.parametrize("decoder", ["luong", "bahdanau"])
+def test_building_the_variables_warns_nothing(decoder, recwarn):
+    """build_variables (run at every training start and run load) raised Keras' "softmax over
+    an axis of size 1" UserWarning when its batch had one source token."""
+    build_variables(build_model(tiny_config(decoder=decoder), SOURCE_VOCAB, TARGET_VOCAB))
+    assert [str(w.message) for w in recwarn] == []
 
 
 def test_default_config_is_the_documented_model():
