@@ -164,8 +164,9 @@ class Seq2Seq(keras.Model):
         )
         return logits, tuple(new_state), attention
 
-    def teacher_force(self, x, training=False):
-        """Batch dict -> logits (B, T, V_tgt), attention weights (B, T, S)."""
+    def teacher_force(self, x, training=False, positions=None):
+        """Batch dict -> logits (B, T, V_tgt), attention weights (B, T, S); with `positions`
+        int64 (N, 2), logits (N, V_tgt) at those target positions only."""
         values, state = self._encode_values(x["source_ids"], x["source_padding_mask"], training)
         return self.decoder(
             x["target_in_ids"],
@@ -174,7 +175,16 @@ class Seq2Seq(keras.Model):
             values,
             x["source_padding_mask"],
             training=training,
+            positions=positions,
         )
+
+    def real_token_logits(self, x, training=False):
+        """Batch dict -> logits (N, V_tgt) at the N real target positions, and those positions
+        int64 (N, 2) (row-major, `tf.where` of the target mask). What the losses need: no
+        logits, softmax or scatter at padded positions."""
+        positions = tf.where(tf.cast(x["target_padding_mask"], tf.bool))  # (N, 2)
+        logits, _ = self.teacher_force(x, training=training, positions=positions)
+        return logits, positions
 
     def call(self, x, training=False):
         logits, _ = self.teacher_force(x, training=training)

@@ -12,8 +12,12 @@ from seq2seq.constants import (
     TARGET_IN_IDS,
     TARGET_PADDING_MASK,
 )
-from seq2seq.training.losses import masked_cross_entropy, masked_cross_entropy_mean
-from seq2seq.training.metrics import token_accuracy
+from seq2seq.training.losses import (
+    masked_cross_entropy,
+    masked_cross_entropy_mean,
+    real_token_cross_entropy,
+)
+from seq2seq.training.metrics import real_token_correct, token_accuracy
 from seq2seq.training.steps import make_eval_step
 from seq2seq.training.validation import evaluate_loss
 
@@ -99,8 +103,13 @@ def test_token_accuracy():
 
 
 def test_validation_means_are_exact_per_token_over_batches():
-    def model(x, training):  # row i of a batch gets LOGITS[source_ids[i, 0]]
-        return tf.gather(tf.constant(LOGITS), x[SOURCE_IDS][:, 0])
+    class Model:  # row i of a batch gets LOGITS[source_ids[i, 0]]
+        def real_token_logits(self, x, training):
+            positions = tf.where(x[TARGET_PADDING_MASK])
+            logits = tf.gather(tf.constant(LOGITS), x[SOURCE_IDS][:, 0])  # (B, T, V)
+            return tf.gather_nd(logits, positions), positions
+
+    model = Model()
 
     def batch(rows):
         x = {
@@ -121,3 +130,15 @@ def test_validation_means_are_exact_per_token_over_batches():
     losses = numpy_token_losses(LOGITS, Y, 0.0)
     batch_means = [(losses[i] * MASK[i]).sum() / MASK[i].sum() for i in (0, 1)]
     assert abs(np.mean(batch_means) - expected) > 1e-3  # the mean of batch means is biased
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_the_real_token_loss_and_accuracy_equal_the_masked_ones(label_smoothing):
+    """What training computes on `real_token_logits` (N, V) equals the (B, T, V) reference."""
+    positions = tf.where(MASK)
+    labels, logits = tf.gather_nd(Y, positions), tf.gather_nd(LOGITS, positions)
+    loss_sum, tokens = real_token_cross_entropy(labels, logits, label_smoothing)
+    expected_sum, expected_tokens = masked_cross_entropy(Y, LOGITS, MASK, label_smoothing)
+    np.testing.assert_allclose(float(loss_sum), float(expected_sum), rtol=1e-6)
+    assert float(tokens) == float(expected_tokens)
+    assert float(real_token_correct(labels, logits)) == float(token_accuracy(Y, LOGITS, MASK)[0])

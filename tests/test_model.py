@@ -65,6 +65,15 @@ def test_building_the_variables_warns_nothing(decoder, recwarn):
     assert [str(w.message) for w in recwarn] == []
 
 
+@pytest.mark.parametrize("decoder", ["luong", "bahdanau"])
+def test_real_token_logits_are_the_logits_at_the_real_positions(decoder):
+    model = random_model(tiny_config(decoder=decoder, attention="additive"))
+    x, _ = sample_batch()
+    logits, positions = model.real_token_logits(x)
+    np.testing.assert_array_equal(positions, tf.where(x["target_padding_mask"]))
+    np.testing.assert_allclose(logits, tf.gather_nd(model(x), positions), atol=1e-6)
+
+
 def test_default_config_is_the_documented_model():
     cfg = validate(OmegaConf.load(CONF / "gru_luong.yaml"), ModelConfig)
     assert (

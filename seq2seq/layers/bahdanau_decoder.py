@@ -103,6 +103,7 @@ class BahdanauDecoder(DecoderBase):
         memory,
         memory_padding_mask,
         training=False,
+        positions=None,
     ):
         embedded = self.dropout_layer(self.embedding(target_in_ids), training=training)
         embedded = ops.transpose(embedded, (1, 0, 2))  # (T, B, E)
@@ -120,7 +121,7 @@ class BahdanauDecoder(DecoderBase):
             h_tildes, weights = self._keras_loop(*inputs, training)
         h_tildes = ops.transpose(h_tildes, (1, 0, 2))  # (B, T, H)
         weights = ops.transpose(weights, (1, 0, 2))  # (B, T, S)
-        logits = self.sequence_logits(h_tildes, target_padding_mask, training=training)
+        logits = self.sequence_logits(h_tildes, target_padding_mask, training, positions)
         return logits, weights
 
     def _fused_loop(self, embedded, mask, drops, states, feed, keys, memory, memory_mask):

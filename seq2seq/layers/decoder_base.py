@@ -104,11 +104,15 @@ class DecoderBase(keras.layers.Layer):
             h_tilde = self.pre_output(h_tilde)  # (B, [T,] E)
         return ops.matmul(h_tilde, ops.transpose(self.embedding.embeddings)) + self.output_bias
 
-    def sequence_logits(self, h_tildes, target_padding_mask, training=False):
+    def sequence_logits(self, h_tildes, target_padding_mask, training=False, positions=None):
         """(B, T, H) attentional vectors -> (B, T, V) logits. With padding in the batch they
         are projected at the real positions only (exactly 0 at padded ones): at large
         vocabularies the output projection is the step's largest matmul, and padding would pay
-        for it too; without padding directly (the gather and scatter would cost more)."""
+        for it too; without padding directly (the gather and scatter would cost more).
+        With `positions` int64 (N, 2) (rows of `tf.where(mask)`): logits (N, V) there only,
+        for a loss over real tokens (no scatter, no softmax over padding)."""
+        if positions is not None:
+            return self.output_logits(tf.gather_nd(h_tildes, positions), training=training)
         mask = ops.cast(target_padding_mask, "bool")
 
         def packed():

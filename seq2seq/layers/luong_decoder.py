@@ -28,9 +28,10 @@ class LuongDecoder(DecoderBase):
         memory: (B, S, H_mem) encoder outputs.
         memory_padding_mask: bool (B, S).
         training: Python bool.
+        positions: None, or int64 (N, 2) real target positions: then logits (N, V) there only.
 
     Returns:
-        logits (B, T, V) (garbage at padded steps: mask them), attention weights (B, T, S).
+        logits (B, T, V) (0 at padded steps), attention weights (B, T, S).
     """
 
     def __init__(self, vocab_size, embedding_dim, units, rnn="keras", **kwargs):
@@ -72,6 +73,7 @@ class LuongDecoder(DecoderBase):
         memory,
         memory_padding_mask,
         training=False,
+        positions=None,
     ):
         mask = ops.cast(target_padding_mask, "bool")  # (B, T)
         x = self.dropout_layer(self.embedding(target_in_ids), training=training)  # (B, T, E)
@@ -86,7 +88,7 @@ class LuongDecoder(DecoderBase):
         # context (B, T, H_mem), weights (B, T, S): all steps in one batched op
         context, weights = self.attention(x, memory, memory_padding_mask)
         h_tilde = self.attentional_vector(context, x)  # (B, T, H)
-        logits = self.sequence_logits(h_tilde, mask, training=training)  # (B, T, V)
+        logits = self.sequence_logits(h_tilde, mask, training, positions)  # (B, T, V)
         return logits, weights
 
     def step(self, prev_ids, state, memory, memory_padding_mask, training=False):

@@ -16,8 +16,9 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
-from seq2seq.training.losses import masked_cross_entropy
-from seq2seq.training.steps import batch_stats
+from seq2seq.training.losses import real_token_cross_entropy
+from seq2seq.training.metrics import real_token_correct
+from seq2seq.training.steps import batch_stats, real_token_outputs
 
 SUM = tf.distribute.ReduceOp.SUM
 STAT_KEYS = (
@@ -51,15 +52,15 @@ def make_distributed_train_step(
     def replica_step(x, y, mask):
         context = tf.distribute.get_replica_context()
         with tf.GradientTape() as tape:
-            logits = model(x, training=True)  # (B_r, T, V)
-            loss_sum, tokens = masked_cross_entropy(y, logits, mask, label_smoothing)
+            logits, labels = real_token_outputs(model, x, y, training=True)  # (N_r, V), (N_r,)
+            loss_sum, tokens = real_token_cross_entropy(labels, logits, label_smoothing)
             all_tokens = tf.stop_gradient(context.all_reduce(SUM, tokens))
             loss = loss_sum / all_tokens  # this replica's share of the global mean
         grads = all_reduce_gradients(context, tape.gradient(loss, variables))
         grad_norm = tf.linalg.global_norm(grads)
         if clip_norm > 0:
             grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=grad_norm)
-        stats = batch_stats(x, y, mask, logits, loss_sum, tokens)
+        stats = batch_stats(x, y, mask, real_token_correct(labels, logits), loss_sum, tokens)
         with tf.control_dependencies([grad_norm]):  # after the gradients' collective
             sums = context.all_reduce(SUM, tf.stack([stats[k] for k in STAT_KEYS]))
         return grads, sums, grad_norm

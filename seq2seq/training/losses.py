@@ -8,13 +8,34 @@ import tensorflow as tf
 
 
 def _per_token_cross_entropy(y_true, logits, label_smoothing):
-    """y_true int (B, T) (in range), logits float32 (B, T, V) -> (B, T) float32."""
+    """y_true int (...) (in range), logits float32 (..., V) -> (...) float32."""
     if label_smoothing == 0.0:
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=logits)
-    log_probs = tf.nn.log_softmax(logits, axis=-1)  # (B, T, V)
-    nll = -tf.gather(log_probs, y_true, axis=-1, batch_dims=2)  # (B, T)
-    uniform = -tf.reduce_mean(log_probs, axis=-1)  # (B, T): cross-entropy with uniform q
+    log_probs = tf.nn.log_softmax(logits, axis=-1)  # (..., V)
+    nll = -tf.gather(log_probs, y_true, axis=-1, batch_dims=y_true.shape.rank)  # (...)
+    uniform = -tf.reduce_mean(log_probs, axis=-1)  # (...): cross-entropy with uniform q
     return (1.0 - label_smoothing) * nll + label_smoothing * uniform
+
+
+def _check_smoothing(label_smoothing):
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+
+
+def _sum(per_token):
+    # Summed in float64: the float32 result then hardly depends on the batch's shape (the
+    # summation order), so a sequence's loss is the same alone or padded into any batch.
+    return tf.cast(tf.reduce_sum(tf.cast(per_token, tf.float64)), tf.float32)
+
+
+def real_token_cross_entropy(labels, logits, label_smoothing=0.0):
+    """`masked_cross_entropy` of the real tokens alone (`Seq2Seq.real_token_logits`): labels
+    int (N,), logits float (N, V) (computed in float32) -> loss_sum, num_tokens (float32
+    scalars). What training uses: nothing is computed at padded positions."""
+    _check_smoothing(label_smoothing)
+    logits = tf.cast(logits, tf.float32)  # (N, V)
+    per_token = _per_token_cross_entropy(tf.cast(labels, tf.int32), logits, label_smoothing)
+    return _sum(per_token), tf.cast(tf.shape(labels)[0], tf.float32)
 
 
 def masked_cross_entropy(y_true, logits, mask, label_smoothing=0.0):
@@ -34,17 +55,13 @@ def masked_cross_entropy(y_true, logits, mask, label_smoothing=0.0):
         loss_sum: float32 scalar, sum of per-token losses over real tokens.
         num_tokens: float32 scalar, number of real tokens.
     """
-    if not 0.0 <= label_smoothing < 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    _check_smoothing(label_smoothing)
     mask = tf.cast(mask, tf.bool)  # (B, T)
     logits = tf.cast(logits, tf.float32)  # (B, T, V)
     labels = tf.where(mask, tf.cast(y_true, tf.int32), 0)  # (B, T), padding -> a valid id
     per_token = _per_token_cross_entropy(labels, logits, label_smoothing)  # (B, T)
     per_token = tf.where(mask, per_token, 0.0)  # (B, T); zero value and zero gradient
-    # Summed in float64: the float32 result then hardly depends on the batch's shape (the
-    # summation order), so a sequence's loss is the same alone or padded into any batch.
-    loss_sum = tf.cast(tf.reduce_sum(tf.cast(per_token, tf.float64)), tf.float32)
-    return loss_sum, tf.reduce_sum(tf.cast(mask, tf.float32))
+    return _sum(per_token), tf.reduce_sum(tf.cast(mask, tf.float32))
 
 
 def masked_cross_entropy_mean(y_true, logits, mask, label_smoothing=0.0):

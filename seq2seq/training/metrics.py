@@ -16,3 +16,10 @@ def token_accuracy(y_true, logits, mask):
     predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)  # (B, T)
     correct = tf.logical_and(mask, tf.equal(predicted, tf.cast(y_true, tf.int32)))  # (B, T)
     return tf.reduce_sum(tf.cast(correct, tf.float32)), tf.reduce_sum(tf.cast(mask, tf.float32))
+
+
+def real_token_correct(labels, logits):
+    """Argmax hits of labels int (N,) under logits float (N, V) (`real_token_logits`):
+    float32 scalar."""
+    predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)  # (N,)
+    return tf.reduce_sum(tf.cast(tf.equal(predicted, tf.cast(labels, tf.int32)), tf.float32))

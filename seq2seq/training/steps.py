@@ -16,8 +16,8 @@ from seq2seq.constants import (
     TARGET_IN_IDS,
     TARGET_PADDING_MASK,
 )
-from seq2seq.training.losses import masked_cross_entropy
-from seq2seq.training.metrics import token_accuracy
+from seq2seq.training.losses import real_token_cross_entropy
+from seq2seq.training.metrics import real_token_correct
 
 BATCH_SIGNATURE = (
     {
@@ -49,15 +49,16 @@ def make_train_step(
     @tf.function(input_signature=BATCH_SIGNATURE, jit_compile=jit_compile)
     def step(x, y, mask):
         with tf.GradientTape() as tape:
-            logits = model(x, training=True)  # (B, T, V)
-            loss_sum, tokens = masked_cross_entropy(y, logits, mask, label_smoothing)
+            logits, labels = real_token_outputs(model, x, y, training=True)  # (N, V), (N,)
+            loss_sum, tokens = real_token_cross_entropy(labels, logits, label_smoothing)
             loss = loss_sum / tokens
         grads = tape.gradient(loss, variables)
         grad_norm = tf.linalg.global_norm(grads)
         if clip_norm > 0:
             grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=grad_norm)
         optimizer.apply_gradients(zip(grads, variables))
-        return batch_stats(x, y, mask, logits, loss_sum, tokens) | {"grad_norm": grad_norm}
+        stats = batch_stats(x, y, mask, real_token_correct(labels, logits), loss_sum, tokens)
+        return stats | {"grad_norm": grad_norm}
 
     return step
 
@@ -67,15 +68,21 @@ def make_eval_step(model: keras.Model) -> Callable:
 
     @tf.function(input_signature=BATCH_SIGNATURE)
     def step(x, y, mask):
-        logits = model(x, training=False)
-        loss_sum, tokens = masked_cross_entropy(y, logits, mask, 0.0)
-        return batch_stats(x, y, mask, logits, loss_sum, tokens)
+        logits, labels = real_token_outputs(model, x, y, training=False)
+        loss_sum, tokens = real_token_cross_entropy(labels, logits, 0.0)
+        return batch_stats(x, y, mask, real_token_correct(labels, logits), loss_sum, tokens)
 
     return step
 
 
-def batch_stats(x, y, mask, logits, loss_sum, tokens) -> dict:
-    correct, _ = token_accuracy(y, logits, mask)
+def real_token_outputs(model, x, y, training):
+    """Logits (N, V) at the batch's N real target positions and their labels int (N,)."""
+    logits, positions = model.real_token_logits(x, training=training)
+    return logits, tf.gather_nd(y, positions)
+
+
+def batch_stats(x, y, mask, correct, loss_sum, tokens) -> dict:
+    """The step's sums (see make_train_step); correct: argmax hits over real tokens."""
     return {
         "loss_sum": loss_sum,
         "correct": tf.cast(correct, tf.float32),
