@@ -243,13 +243,13 @@ def test_skip_nonfinite_steps(tmp_path, monkeypatch, no_final_evaluation):
     """on_nonfinite=skip: a NaN step changes no weight and is counted; two in a row stop
     the run (max_skipped_in_a_row=2). save_every_minutes ~0 writes a checkpoint every step."""
     poison = tf.Variable(1.0)
-    real_loss = steps_module.masked_cross_entropy
+    real_loss = steps_module.real_token_cross_entropy
 
     def poisoned_loss(*args, **kwargs):
         loss_sum, tokens = real_loss(*args, **kwargs)
         return loss_sum * poison, tokens
 
-    monkeypatch.setattr(steps_module, "masked_cross_entropy", poisoned_loss)
+    monkeypatch.setattr(steps_module, "real_token_cross_entropy", poisoned_loss)
     one_step, changed = trainer_module.Trainer._one_step, {}
 
     def step(self, interval):
