@@ -51,6 +51,6 @@ clean-logs:
 
 ## Lint: ruff (rules and format) and the import-layer contracts (pyproject.toml).
 lint: $(STAMP)
-	$(BIN)/ruff check seq2seq tests benchmarks
-	$(BIN)/ruff format --check seq2seq tests benchmarks
+	$(BIN)/ruff check seq2seq hydra_plugins tests benchmarks
+	$(BIN)/ruff format --check seq2seq hydra_plugins tests benchmarks
 	$(BIN)/lint-imports

@@ -2,7 +2,7 @@
 (summary.csv/.md), the Optuna search config, TensorBoard HParams, progress bars.
 
 The fast tests use fake sweep directories, jobs that fail before TensorFlow is imported, and the
-shared smoke run; the `slow` ones train real sweeps (joblib, basic, Optuna, submitit).
+shared smoke run; the `slow` ones train real sweeps (local, basic, Optuna, submitit).
 """
 
 import csv
@@ -347,6 +347,43 @@ def test_a_sweep_of_failing_jobs_runs_every_job_and_exits_1(tmp_path, launcher):
     assert [r["status"] for r in read_csv(sweep / "summary.csv")] == ["failed", "failed"]
 
 
+def kill_job(job: int, signal: str = "SIGKILL") -> list[str]:
+    """Overrides that make job number `job` send itself `signal` as it starts."""
+    callback = "+hydra.callbacks.kill"
+    return [f"{callback}._target_=tests.sweep_helpers.KillJob", f"{callback}.job={job}",
+            f"{callback}.signal={signal}"]  # fmt: skip
+
+
+def test_a_job_killed_outright_is_recorded_and_the_local_sweep_goes_on(tmp_path):
+    """hydra/launcher=local: job 1 is SIGKILLed (as by the out-of-memory killer); job 0 still
+    runs (it fails on its config), both are in the table, the command exits 1 naming them.
+    (joblib's pool stopped the sweep with TerminatedWorkerError and no table.)"""
+    sweep = tmp_path / "sweep"
+    proc = run_verb(
+        "train", "-m", "model.encoder_units=0,-1", "hydra/launcher=local",
+        f"hydra.sweep.dir={sweep}", *kill_job(1),
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    killed = "killed by SIGKILL (out of memory?) before it finished"
+    assert read_status(sweep / "1") == ("failed", killed)
+    assert read_status(sweep / "0") == ("failed", "model.encoder_units must be >= 1, got 0")
+    assert [r["status"] for r in read_csv(sweep / "summary.csv")] == ["failed", "failed"]
+    assert f"failed: job 1 (model.encoder_units=-1): {killed}" in proc.stderr
+
+
+def test_a_job_stopped_by_sigterm_stops_the_local_sweep(tmp_path):
+    """SIGTERM (a scheduler, `kill`) is an interruption: recorded, and the sweep stops."""
+    sweep = tmp_path / "sweep"
+    proc = run_verb(
+        "train", "-m", "model.encoder_units=0,-1", "hydra/launcher=local",
+        "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={sweep}", *kill_job(0, "SIGTERM"),
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert read_status(sweep / "0") == ("failed", "killed by SIGTERM before it finished")
+    assert "the sweep stops" in proc.stderr
+    assert not (sweep / "1").exists()  # never started
+
+
 def test_an_optuna_study_whose_every_trial_failed_still_leaves_its_table(tmp_path):
     """hydra-optuna-sweeper raises "No trials are completed yet" before the sweep's end
     (`on_multirun_end`); the table written after each job is there, both trials failed."""
@@ -496,6 +533,20 @@ def test_issue_check_one_job_fails_on_its_config_the_other_completes(tmp_path):
     assert float(table[0]["steps"]) == 12 and table[0]["best/val/loss"]
     assert "| 1 | failed | 0 |" in (sweep / "summary.md").read_text()
     assert "failed: job 1 (model.encoder_units=0): model.encoder_units must be >= 1" in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_killed_job_leaves_the_other_job_of_a_local_sweep_training(tmp_path):
+    """Job 1 is SIGKILLed as it starts; job 0 trains to the end beside it."""
+    proc, sweep = tiny_sweep(tmp_path, "model.encoder_units=16,8", "hydra/launcher=local",
+                             *kill_job(1))  # fmt: skip
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert read_status(sweep / "0") == ("ok", "")
+    assert (sweep / "0/metrics.json").exists()
+    assert read_status(sweep / "1")[1].startswith("killed by SIGKILL")
+    table = read_csv(sweep / "summary.csv")
+    assert [(t["job"], t["status"]) for t in table] == [("0", "ok"), ("1", "failed")]
+    assert float(table[0]["steps"]) == 12
 
 
 @pytest.mark.slow

@@ -1,0 +1,1 @@
+"""`hydra/launcher=local` (conf/hydra/launcher/local.yaml): see `local_launcher`."""
