@@ -90,6 +90,7 @@ class _Job:
 
     def __init__(self, index: int, overrides: list[str]) -> None:
         self.index, self.overrides = index, overrides
+        self.process = self.connection = None  # set by `start`
         self.job_dir: str | None = None
         self.result: JobReturn | None = None
 
