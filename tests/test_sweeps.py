@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -382,6 +383,24 @@ def test_a_job_stopped_by_sigterm_stops_the_local_sweep(tmp_path):
     assert read_status(sweep / "0") == ("failed", "killed by SIGTERM before it finished")
     assert "the sweep stops" in proc.stderr
     assert not (sweep / "1").exists()  # never started
+
+
+@pytest.mark.parametrize("threads", [0, 3])
+def test_the_local_launcher_gives_each_job_its_share_of_the_cores(tmp_path, threads):
+    """threads_per_job=0: cores // n_jobs TensorFlow threads per job (two jobs on two cores
+    with TensorFlow's defaults oversubscribe them); a set value or the environment wins."""
+    sweep = tmp_path / "sweep"
+    proc = run_verb(
+        "train", "-m", "model.encoder_units=0,-1", "hydra/launcher=local",
+        f"hydra.launcher.threads_per_job={threads}", f"hydra.sweep.dir={sweep}",
+        "+hydra.callbacks.env._target_=tests.sweep_helpers.RecordEnv",
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    share = str(threads or max(1, len(os.sched_getaffinity(0)) // 2))
+    for job in ("0", "1"):
+        env = json.loads((sweep / job / "env.json").read_text())
+        for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+            assert env[name] == os.environ.get(name, share)
 
 
 def test_an_optuna_study_whose_every_trial_failed_still_leaves_its_table(tmp_path):

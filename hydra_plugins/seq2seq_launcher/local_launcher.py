@@ -9,10 +9,16 @@ and the other jobs go on. A job stopped by SIGINT or SIGTERM stops the sweep, as
 
 A fresh interpreter (multiprocessing "spawn") per job: TensorFlow state never carries over
 between jobs. The job's arguments travel pickled with cloudpickle (as joblib's loky does).
+Each job's TensorFlow thread pools get `threads_per_job` threads (TF_NUM_INTRAOP_THREADS and
+TF_NUM_INTEROP_THREADS, unless already set; `train.num_threads` > 0 still wins); 0 = the
+machine's cores / the jobs running at once, so parallel jobs do not oversubscribe the cores
+(two G2P jobs on two cores: 26.8k real tokens/s together with one thread each, 23.4k with
+TensorFlow's defaults).
 """
 
 import logging
 import multiprocessing
+import os
 import signal
 from collections.abc import Sequence
 from multiprocessing.connection import wait
@@ -40,10 +46,12 @@ STOP_SWEEP = {-signal.SIGINT, -signal.SIGTERM, 128 + signal.SIGINT, 128 + signal
 
 
 class LocalLauncher(Launcher):
-    def __init__(self, n_jobs: int = 2) -> None:
+    def __init__(self, n_jobs: int = 2, threads_per_job: int = 0) -> None:
         if n_jobs < 1:
             raise ValueError(f"hydra.launcher.n_jobs must be >= 1, got {n_jobs}")
-        self.n_jobs = n_jobs
+        if threads_per_job < 0:
+            raise ValueError(f"hydra.launcher.threads_per_job must be >= 0, got {threads_per_job}")
+        self.n_jobs, self.threads_per_job = n_jobs, threads_per_job
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
@@ -61,7 +69,12 @@ class LocalLauncher(Launcher):
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        log.info(f"Launching {len(job_overrides)} jobs, {self.n_jobs} at a time, in {sweep_dir}")
+        parallel = max(1, min(self.n_jobs, len(job_overrides)))  # jobs running at once
+        threads = self.threads_per_job or max(1, len(os.sched_getaffinity(0)) // parallel)
+        log.info(
+            f"Launching {len(job_overrides)} jobs, {parallel} at a time "
+            f"({threads} TensorFlow threads each), in {sweep_dir}"
+        )
         jobs = []
         for offset, overrides in enumerate(job_overrides):
             log.info(f"\t#{initial_job_idx + offset} : {' '.join(filter_overrides(overrides))}")
@@ -73,7 +86,8 @@ class LocalLauncher(Launcher):
             while pending or running:
                 while pending and len(running) < self.n_jobs:
                     job = pending.pop(0)
-                    job.start(context, (self.hydra_context, self.config, self.task_function, state))
+                    shared = (self.hydra_context, self.config, self.task_function, state)
+                    job.start(context, shared, threads)
                     running.append(job)
                 ready = wait([job.connection for job in running])
                 for job in [job for job in running if job.connection in ready]:
@@ -94,10 +108,11 @@ class _Job:
         self.job_dir: str | None = None
         self.result: JobReturn | None = None
 
-    def start(self, context, shared: tuple) -> None:
+    def start(self, context, shared: tuple, threads: int) -> None:
         payload = cloudpickle.dumps((self.index, self.overrides, *shared))
         self.connection, send = context.Pipe(duplex=False)
-        self.process = context.Process(target=_child, args=(payload, send), name=f"job{self.index}")
+        args = (payload, send, threads)
+        self.process = context.Process(target=_child, args=args, name=f"job{self.index}")
         self.process.start()
         send.close()  # the child holds the only sending end: its exit ends the pipe
 
@@ -145,8 +160,10 @@ class _Job:
         )
 
 
-def _child(payload: bytes, send) -> None:
+def _child(payload: bytes, send, threads: int) -> None:
     """Run one job as hydra_joblib_launcher's `execute_job` does; report its directory first."""
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):  # before TF is imported
+        os.environ.setdefault(name, str(threads))
     index, overrides, hydra_context, config, task_function, state = cloudpickle.loads(payload)
     setup_globals()
     Singleton.set_state(state)
