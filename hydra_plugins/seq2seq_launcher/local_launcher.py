@@ -45,6 +45,13 @@ log = logging.getLogger(__name__)
 STOP_SWEEP = {-signal.SIGINT, -signal.SIGTERM, 128 + signal.SIGINT, 128 + signal.SIGTERM}
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):  # Linux
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 class LocalLauncher(Launcher):
     def __init__(self, n_jobs: int = 2, threads_per_job: int = 0) -> None:
         if n_jobs < 1:
@@ -70,7 +77,7 @@ class LocalLauncher(Launcher):
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         parallel = max(1, min(self.n_jobs, len(job_overrides)))  # jobs running at once
-        threads = self.threads_per_job or max(1, len(os.sched_getaffinity(0)) // parallel)
+        threads = self.threads_per_job or max(1, available_cores() // parallel)
         log.info(
             f"Launching {len(job_overrides)} jobs, {parallel} at a time "
             f"({threads} TensorFlow threads each), in {sweep_dir}"
