@@ -88,12 +88,13 @@ class LocalLauncher(Launcher):
             jobs.append(_Job(initial_job_idx + offset, list(overrides)))
         state = Singleton.get_state()
         context = multiprocessing.get_context("spawn")
+        # What every job shares, pickled once: the Hydra context, config, task and singletons.
+        shared = cloudpickle.dumps((self.hydra_context, self.config, self.task_function, state))
         pending, running = list(jobs), []
         try:
             while pending or running:
                 while pending and len(running) < self.n_jobs:
                     job = pending.pop(0)
-                    shared = (self.hydra_context, self.config, self.task_function, state)
                     job.start(context, shared, threads)
                     running.append(job)
                 ready = wait([job.connection for job in running])
@@ -115,10 +116,9 @@ class _Job:
         self.job_dir: str | None = None
         self.result: JobReturn | None = None
 
-    def start(self, context, shared: tuple, threads: int) -> None:
-        payload = cloudpickle.dumps((self.index, self.overrides, *shared))
+    def start(self, context, shared: bytes, threads: int) -> None:
         self.connection, send = context.Pipe(duplex=False)
-        args = (payload, send, threads)
+        args = (self.index, self.overrides, shared, send, threads)
         self.process = context.Process(target=_child, args=args, name=f"job{self.index}")
         self.process.start()
         send.close()  # the child holds the only sending end: its exit ends the pipe
@@ -167,11 +167,11 @@ class _Job:
         )
 
 
-def _child(payload: bytes, send, threads: int) -> None:
+def _child(index: int, overrides: list[str], shared: bytes, send, threads: int) -> None:
     """Run one job as hydra_joblib_launcher's `execute_job` does; report its directory first."""
     for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):  # before TF is imported
         os.environ.setdefault(name, str(threads))
-    index, overrides, hydra_context, config, task_function, state = cloudpickle.loads(payload)
+    hydra_context, config, task_function, state = cloudpickle.loads(shared)
     setup_globals()
     Singleton.set_state(state)
     sweep_config = hydra_context.config_loader.load_sweep_config(config, overrides)
