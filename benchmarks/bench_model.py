@@ -32,6 +32,7 @@ from seq2seq.constants import (  # noqa: E402
     TARGET_PADDING_MASK,
 )
 from seq2seq.model import build_model  # noqa: E402
+from seq2seq.training.optimizers import FusedAdam  # noqa: E402
 from seq2seq.training.steps import make_train_step  # noqa: E402
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "model"
@@ -90,7 +91,7 @@ def main():
     for name in args.configs:
         cfg = validate(OmegaConf.load(CONF / f"{name}.yaml"), ModelConfig)
         model = build_model(cfg, SOURCE_VOCAB, TARGET_VOCAB)
-        step = make_train_step(model, keras.optimizers.Adam(1e-3), jit_compile=args.jit)
+        step = make_train_step(model, FusedAdam(1e-3), jit_compile=args.jit)
         start = time.perf_counter()
         time_steps(step, batches, 3)  # trace + warm up
         runs[name] = {

@@ -34,6 +34,7 @@ from machine import matmul_gflops  # noqa: E402
 from seq2seq.config import ModelConfig  # noqa: E402
 from seq2seq.constants import BATCH_KEYS, BOS_ID, PAD_ID  # noqa: E402
 from seq2seq.model import build_model  # noqa: E402
+from seq2seq.training.optimizers import FusedAdam  # noqa: E402
 from seq2seq.training.steps import make_train_step  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,7 +123,7 @@ def main() -> None:
             steps = {}
             for rnn in args.rnn:
                 model = build_model(peer_config(decoder, rnn), VOCAB, VOCAB)
-                steps[rnn] = make_train_step(model, keras.optimizers.Adam(1e-3))
+                steps[rnn] = make_train_step(model, FusedAdam(1e-3))
                 time_ours(steps[rnn], decoder, batches, 3)  # trace, warm up
             ours = {rnn: [] for rnn in steps}
             peer = []

@@ -43,8 +43,8 @@ from seq2seq.model import (
     build_variables,  # noqa: E402
 )
 from seq2seq.training.loop import seed_everything  # noqa: E402
+from seq2seq.training.optimizers import build_optimizer  # noqa: E402
 from seq2seq.training.steps import make_train_step, select_inputs  # noqa: E402
-from seq2seq.training.trainer import build_optimizer  # noqa: E402
 
 VARIANTS = {"batching": "data.batching=bucketed,random", "rnn": "model.rnn=keras,fused"}
 CONF = str(Path(__file__).resolve().parents[1] / "conf")

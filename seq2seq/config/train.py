@@ -15,6 +15,9 @@ class OptimizerConfig:
     beta_2: float = 0.999
     epsilon: float = 1e-7
     clip_norm: float = 5.0  # global gradient-norm clipping; 0 disables
+    # adam/adamw: each variable's update in one TensorFlow kernel (seq2seq.training.optimizers;
+    # the same math and slots as Keras' optimizer); false: Keras' element-wise update.
+    fused: bool = True
 
 
 @dataclass

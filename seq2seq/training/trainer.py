@@ -30,6 +30,7 @@ from seq2seq.runs import RunDir
 from seq2seq.runs.checkpoints import Checkpoints, random_states
 from seq2seq.training.distribute import Distribution
 from seq2seq.training.distributed_step import make_distributed_train_step
+from seq2seq.training.optimizers import build_optimizer
 from seq2seq.training.preemption import Preemption
 from seq2seq.training.run_logger import RunLogger
 from seq2seq.training.schedules import PlateauTracker, learning_rate
@@ -432,16 +433,3 @@ class SkipNonFinite:
 
 def split_prefix(split: str) -> str:
     return {"valid": "val"}.get(split, split)
-
-
-def build_optimizer(cfg: TrainRunConfig) -> keras.optimizers.Optimizer:
-    """The optimizer of `cfg.train.optimizer`; its learning rate is set by the trainer."""
-    o = cfg.train.optimizer
-    if o.name == "sgd":
-        return keras.optimizers.SGD(learning_rate=o.learning_rate)
-    kwargs = dict(
-        learning_rate=o.learning_rate, beta_1=o.beta_1, beta_2=o.beta_2, epsilon=o.epsilon
-    )
-    if o.name == "adamw":
-        return keras.optimizers.AdamW(weight_decay=o.weight_decay, **kwargs)
-    return keras.optimizers.Adam(**kwargs)
