@@ -14,6 +14,7 @@ batches, detokenization), and each line also gives the task scores:
 
     .venv/bin/python benchmarks/bench_decode.py --run-dir logs/train/runs/<timestamp>
 
+`--decode beam5 beam5:early_stopping=false` times a decode config with some keys overridden.
 `--precision float32 mixed_bfloat16` times every setting with the model built in each
 `decode.precision` (same weights), interleaved.
 """
@@ -110,10 +111,15 @@ def trained_run(args, settings: dict[str, DecodeConfig]) -> None:
 
 def decode_settings(names: list[str], precisions: list[str]) -> dict[str, DecodeConfig]:
     """conf/decode/<name>.yaml for each name and precision: {"greedy" or
-    "greedy@mixed_bfloat16": DecodeConfig}."""
+    "greedy@mixed_bfloat16": DecodeConfig}. A name may carry overrides of that file's keys:
+    "beam5:early_stopping=false,batch_size=128"."""
     settings = {}
     for name in names:
-        cfg = OmegaConf.load(CONF / "decode" / f"{name}.yaml")
+        file, _, overrides = name.partition(":")
+        cfg = OmegaConf.load(CONF / "decode" / f"{file}.yaml")
+        cfg = OmegaConf.merge(
+            cfg, OmegaConf.from_dotlist(overrides.split(",") if overrides else [])
+        )
         for precision in precisions:
             key = name if precision == "float32" else f"{name}@{precision}"
             settings[key] = validate(OmegaConf.merge(cfg, {"precision": precision}), DecodeConfig)

@@ -496,6 +496,49 @@ def test_search_stops_when_all_beams_finished(beam_size):
     assert result["ids"].shape[-1] == 3
 
 
+@pytest.fixture(scope="module")
+def toys_that_end():
+    """Random GRUs that emit EOS often (so beams finish at different steps), with sources."""
+    models = [built(ToyGRU(seed=seed, eos_bias=bias)) for seed, bias in [(1, 1.0), (2, 2.0)]]
+    return [(m, *make_sources([3, 8, 5, 2, 6, 4], seed=i)) for i, m in enumerate(models)]
+
+
+def early_and_exhaustive(model, source_ids, mask, **kwargs) -> dict[bool, dict]:
+    return {
+        early: beam_search(model, source_ids, mask, early_stopping=early, **kwargs)
+        for early in (True, False)
+    }
+
+
+@pytest.mark.parametrize("penalty", ["gnmt", "average", "none"])
+@pytest.mark.parametrize(("beam_size", "n_best"), [(2, 1), (5, 1), (5, 3), (3, 3)])
+def test_early_stopping_returns_the_exhaustive_result(toys_that_end, penalty, beam_size, n_best):
+    """Same hypotheses, scores and order as searching until every beam is finished."""
+    for model, source_ids, mask in toys_that_end:
+        out = early_and_exhaustive(
+            model, source_ids, mask, beam_size=beam_size, n_best=n_best, length_penalty=penalty
+        )
+        length = out[False]["ids"].shape[-1]
+        np.testing.assert_array_equal(pad_to(out[True]["ids"].numpy(), length), out[False]["ids"])
+        for key in ("scores", "log_probs"):
+            np.testing.assert_allclose(out[True][key], out[False][key], rtol=1e-6)
+        np.testing.assert_array_equal(out[True]["lengths"], out[False]["lengths"])
+
+
+@pytest.mark.parametrize(("beam_size", "n_best", "fewer"), [(5, 1, True), (3, 3, False)])
+def test_early_stopping_ends_sentences_sooner(toys_that_end, beam_size, n_best, fewer):
+    """Sentence by sentence: fewer steps in all when N < K; N = K never stops early."""
+    steps = {True: 0, False: 0}
+    for model, source_ids, mask in toys_that_end:
+        for row in range(source_ids.shape[0]):
+            length = int(tf.reduce_sum(tf.cast(mask[row], tf.int32)))
+            one = (source_ids[row : row + 1, :length], mask[row : row + 1, :length])
+            out = early_and_exhaustive(model, *one, beam_size=beam_size, n_best=n_best)
+            assert out[True]["ids"].shape[-1] <= out[False]["ids"].shape[-1]
+            steps = {early: steps[early] + out[early]["ids"].shape[-1] for early in steps}
+    assert (steps[True] < steps[False]) == fewer, steps
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

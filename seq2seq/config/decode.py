@@ -16,6 +16,9 @@ class DecodeConfig:
     # gnmt: ((5 + |Y|) / 6) ** alpha (alpha=0 disables it); average: |Y|; none: 1.
     length_penalty: str = "gnmt"  # gnmt | average | none
     alpha: float = 0.6
+    # beam: end a sentence once its n_best hypotheses can no longer change (the same output as
+    # searching until every beam is finished; seq2seq.decoding.beam).
+    early_stopping: bool = True
     # Max output tokens (EOS included) = max(1, floor(max_length_a * source_length + max_length_b)),
     # source_length counting the source EOS.
     max_length_a: float = 2.0

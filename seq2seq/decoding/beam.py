@@ -5,6 +5,15 @@ best K; the loop reorders the decoder state by the returned parents. A finished 
 or length limit reached) stays in the beam: its only extension is PAD at zero cost, so its score
 and length are frozen and it competes with the live beams on its final score. The loop stops when
 every beam is finished.
+
+Early stopping (`early_stopping`, on by default) ends a sentence as soon as its N best
+hypotheses are final: when N of its beams are finished and the N-th best of them scores above
+what any live beam could still reach. Log-probabilities only fall as tokens are added and every
+length penalty here grows with the length, so a live beam's best reachable score is its
+log-probability so far over the penalty at the sentence's length limit; nothing it extends to
+can outrank the N finished ones, so the returned hypotheses, scores and order are those of the
+exhaustive search (the unreturned K - N rows are frozen where they are). N = K never stops
+early.
 """
 
 import dataclasses
@@ -31,6 +40,7 @@ class BeamSearch(SearchStrategy):
     n_best: int = 1
     length_penalty: str = "gnmt"
     alpha: float = 0.6
+    early_stopping: bool = True
 
     def __post_init__(self):
         if self.beam_size < 1:
@@ -69,6 +79,19 @@ class BeamSearch(SearchStrategy):
     def scores(self, log_probs, num_tokens):
         return penalized_scores(log_probs, num_tokens, self.length_penalty, self.alpha)
 
+    def decided(self, finished, totals, num_tokens, row_limits):
+        """Also every row of a sentence whose N best are final (see the module docstring)."""
+        k, n = self.beam_size, self.n_best
+        if not self.early_stopping or n == k or self.alpha < 0:  # alpha < 0: shrinking penalty
+            return finished
+        batch = tf.shape(finished)[0] // k
+        done = tf.reshape(finished, [batch, k])
+        scores = tf.reshape(self.scores(totals, num_tokens), [batch, k])
+        nth_best = tf.math.top_k(tf.where(done, scores, float("-inf")), n).values[:, -1]  # (B,)
+        reachable = tf.reshape(self.scores(totals, row_limits), [batch, k])
+        best_live = tf.reduce_max(tf.where(done, float("-inf"), reachable), axis=1)  # (B,)
+        return finished | tf.repeat(nth_best > best_live, k)  # -inf > -inf is False
+
     def _checked_vocab_size(self, log_probs):
         """V, after checking V >= K + 2 (statically when V is known at trace time)."""
         need = self.beam_size + SPECIAL_IDS_NEVER_EMITTED
@@ -94,17 +117,18 @@ def beam_search(
     max_length_a: float = 2.0,
     max_length_b: float = 10.0,
     attention: bool = False,
+    early_stopping: bool = True,
 ) -> dict[str, tf.Tensor]:
     """The `n_best` highest-scoring hypotheses of a `beam_size` beam search, per sentence.
 
     Arguments and result as `seq2seq.decoding.loop.decode`, with `BeamSearch(beam_size, n_best,
-    length_penalty, alpha)`: scores are length-penalized, sorted descending.
+    length_penalty, alpha, early_stopping)`: scores are length-penalized, sorted descending.
     """
     return decode(
         model,
         source_ids,
         source_padding_mask,
-        BeamSearch(beam_size, n_best, length_penalty, float(alpha)),
+        BeamSearch(beam_size, n_best, length_penalty, float(alpha), early_stopping),
         max_length_a,
         max_length_b,
         attention,

@@ -117,7 +117,8 @@ def search_loop(
         if attention:
             out["attention"] = v["attention"].write(t, per_row.pop("attention"))
         out.update(per_row)
-        out["finished"] = per_row["finished"] | (next_ids == EOS_ID) | (t + 1 >= row_limits)
+        finished = per_row["finished"] | (next_ids == EOS_ID) | (t + 1 >= row_limits)
+        out["finished"] = strategy.decided(finished, totals, out["num_tokens"], row_limits)
         return (out,)
 
     loop_vars = {

@@ -13,7 +13,9 @@ def make_strategy(cfg: DecodeConfig) -> SearchStrategy:
     """`GreedySearch()` or `BeamSearch(...)` for `cfg.strategy`."""
     if cfg.strategy == "greedy":
         return GreedySearch()
-    return BeamSearch(cfg.beam_size, cfg.n_best, cfg.length_penalty, float(cfg.alpha))
+    return BeamSearch(
+        cfg.beam_size, cfg.n_best, cfg.length_penalty, float(cfg.alpha), cfg.early_stopping
+    )
 
 
 def search(

@@ -45,6 +45,21 @@ class SearchStrategy:
         """
         raise NotImplementedError
 
+    def decided(
+        self,
+        finished: tf.Tensor,
+        totals: tf.Tensor,
+        num_tokens: tf.Tensor,
+        row_limits: tf.Tensor,
+    ) -> tf.Tensor:
+        """bool (R,): `finished`, plus the rows of every sentence whose returned hypotheses can
+        no longer change, which the loop then freezes like finished rows (none by default).
+
+        Args (after this step, rows in their new order): finished bool (R,); totals float32
+        (R,); num_tokens int32 (R,); row_limits int32 (R,), each row's length limit.
+        """
+        return finished
+
     def scores(self, log_probs: tf.Tensor, num_tokens: tf.Tensor) -> tf.Tensor:
         """Final ranking scores of hypotheses from their log-probabilities and lengths (EOS
         included); any shape, float32."""
