@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seq2seq.constants import BOS_ID, EOS_ID, PAD_ID
+from seq2seq.data import pipeline
 from seq2seq.data.bucketing import derive_boundaries
 from seq2seq.data.corpora import Corpus
 from seq2seq.data.pipeline import (
@@ -170,6 +171,7 @@ def test_datasets_survive_tf_random_set_seed(toy_corpus, toy_tokenizers, toy_dat
     next(iter(built_before))
     tf.random.set_seed(7)
     next(iter(built_before))
+    next(iter(make_eval_dataset(toy_corpus, toy_tokenizers, toy_data_config)))  # kept trace
     next(iter(make_train_dataset(toy_corpus, toy_tokenizers, toy_data_config, seed=0)))
     ids = tf.constant([toy_tokenizers.target.encode(["AA B"])[0] + [EOS_ID]])
     assert toy_tokenizers.target.tf_detokenize(ids).numpy()[0].decode() == "AA B"
@@ -188,6 +190,41 @@ def test_eval_batches_are_sorted_and_order_can_be_restored(
     restored = [source_rows[i] for i in np.argsort(indices)]  # corpus order
     decoded = [toy_tokenizers.source.decode(row) for row in restored]
     assert decoded == toy_corpus.sources
+
+
+def test_eval_datasets_reuse_one_trace_per_tokenizers_and_limits(
+    toy_corpus, toy_tokenizers, toy_data_config
+):
+    """Each validation and decoded file builds a new evaluation dataset: it must not trace the
+    tokenizers again (0.1-0.3 s a call), yet new length limits must take effect."""
+    pipeline._EVAL_BATCHES.clear()
+    first = [
+        x["source_ids"].numpy()
+        for x, _, _ in make_eval_dataset(toy_corpus, toy_tokenizers, toy_data_config)
+    ]
+    again = [
+        x["source_ids"].numpy()
+        for x, _, _ in make_eval_dataset(toy_corpus, toy_tokenizers, toy_data_config)
+    ]
+    assert len(pipeline._EVAL_BATCHES) == 1
+    (batch,) = pipeline._EVAL_BATCHES.values()
+    assert batch.experimental_get_tracing_count() == 1
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    shorter = dataclasses.replace(toy_data_config, max_source_length=3)
+    widths = [
+        x["source_ids"].shape[1]
+        for x, _, _ in make_eval_dataset(toy_corpus, toy_tokenizers, shorter)
+    ]
+    assert len(pipeline._EVAL_BATCHES) == 2 and max(widths) == 3
+
+
+def test_eval_iterators_do_not_autotune(toy_corpus, toy_tokenizers, toy_data_config):
+    """Deleting an iterator waits for tf.data's autotuning thread (0.05-2 s per decoded corpus
+    measured); training iterators live for the run and keep it."""
+    eval_dataset = make_eval_dataset(toy_corpus, toy_tokenizers, toy_data_config)
+    train_dataset = make_train_dataset(toy_corpus, toy_tokenizers, toy_data_config, seed=0)
+    assert eval_dataset.options().autotune.enabled is False
+    assert train_dataset.options().autotune.enabled is True
 
 
 def test_eval_truncates_over_long_pairs_keeping_eos(toy_tokenizers, toy_data_config, caplog):
