@@ -23,7 +23,7 @@ class DecodeConfig:
     # source_length counting the source EOS.
     max_length_a: float = 2.0
     max_length_b: int = 10
-    batch_size: int = 128
+    batch_size: int = 256  # sentences per search batch (conf/decode/*.yaml: per strategy)
     # Compute precision of the search (float32 | mixed_bfloat16): the run's float32 weights are
     # loaded into a model built with this Keras dtype policy (with model.rnn=keras, which loads
     # the same weights); log-probabilities and scores stay float32.
