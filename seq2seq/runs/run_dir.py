@@ -1,10 +1,12 @@
-"""The run directory: every file name in it, the stored run config, the code version.
+"""The run directory: its file names, the stored run config, the code version.
 
 Layout (see README, "Run directory"): .hydra/, run.lock (while training runs),
 run_config.yaml, git.txt, tokenizer/, checkpoints/{last,best}/, tensorboard/, metrics.jsonl
 (one JSON object per logged event), metrics.json (final summary), train.log, stats.json
-(prepare), evaluations/, translations/, export/; a sweep job's status.json. File names are written
-here and nowhere else: other modules take them from `RunDir` or these constants.
+(prepare), evaluations/, translations/, export/; a sweep job's status.json. These names are
+written here and nowhere else (other modules take them from `RunDir` or these constants); the
+files inside evaluations/NAME/, translations/ and export/ are named by the verbs that write them
+(`seq2seq.inference`).
 """
 
 import subprocess
@@ -45,7 +47,6 @@ class RunDir:
     tensorboard = property(lambda self: self.path / "tensorboard")
     metrics_log = property(lambda self: self.path / "metrics.jsonl")
     metrics = property(lambda self: self.path / METRICS_FILE)
-    status = property(lambda self: self.path / STATUS_FILE)
     stats = property(lambda self: self.path / "stats.json")
     train_log = property(lambda self: self.path / "train.log")
     evaluations = property(lambda self: self.path / "evaluations")
