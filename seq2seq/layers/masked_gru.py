@@ -39,6 +39,11 @@ KERNELS = _load_kernels()
 IMPLEMENTATION = "kernel" if KERNELS is not None else "tensorflow"
 
 
+def fused_kernel_available() -> bool:
+    """True if `MaskedGRU` runs the C++ kernel (its library loaded), False if plain TF ops."""
+    return IMPLEMENTATION == "kernel"
+
+
 @keras.saving.register_keras_serializable(package="seq2seq")
 class MaskedGRU(keras.layers.Layer):
     """One GRU layer over a right-padded batch; a padded step keeps the state.
