@@ -18,6 +18,7 @@ import logging
 import keras
 import tensorflow as tf
 
+from seq2seq.layers.gru_math import gru_gates
 from seq2seq.layers.kernels.build import LIBRARY
 
 log = logging.getLogger(__name__)
@@ -111,17 +112,6 @@ def _last_real(states, keep):
     return tf.gather_nd(states, tf.stack([tf.maximum(lengths - 1, 0), rows], axis=1))
 
 
-def _gates(h, x_t, recurrent_kernel, recurrent_bias):
-    """One step's gates: h (B, H), x_t (B, 3H) = x W + b_x -> update/reset (B, 2H),
-    candidate (B, H), h U_h + b_h (B, H)."""
-    units = recurrent_kernel.shape[0]
-    h_proj = tf.matmul(h, recurrent_kernel) + recurrent_bias  # (B, 3H)
-    zr = tf.sigmoid(x_t[:, : 2 * units] + h_proj[:, : 2 * units])  # (B, 2H)
-    candidate_h = h_proj[:, 2 * units :]  # (B, H)
-    candidate = tf.tanh(x_t[:, 2 * units :] + zr[:, units:] * candidate_h)  # (B, H)
-    return zr, candidate, candidate_h
-
-
 def _kernel_sequence(parallel: bool):
     """The recurrence in the C++ kernels, as a function with a custom gradient.
 
@@ -191,7 +181,7 @@ def _recurrence(projected, keep, initial_state, recurrent_kernel, recurrent_bias
     def step(carry, elems):
         h = carry[0]
         x_t, keep_t = elems
-        zr, candidate, candidate_h = _gates(h, x_t, recurrent_kernel, recurrent_bias)
+        zr, candidate, candidate_h = gru_gates(h, x_t, recurrent_kernel, recurrent_bias)
         new = candidate + zr[:, :units] * (h - candidate)  # z h + (1 - z) candidate
         return h + keep_t * (new - h), zr, candidate, candidate_h
 
