@@ -190,6 +190,31 @@ def test_summarize_command_rejects_a_directory_without_jobs(tmp_path, capsys):
     assert "no jobs under" in capsys.readouterr().err
 
 
+def test_summarize_command_refuses_a_run_directory(smoke_run, capsys):
+    """A plain run (its .hydra/ at the top, evaluations/ below) is not a sweep: nothing is
+    written into it (the shared smoke run is checked unchanged at the end)."""
+    with pytest.raises(SystemExit) as exit_info:
+        summarize_main([str(smoke_run.run_dir)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {smoke_run.run_dir} is a run, not a sweep") and "\n" == err[-1]
+    assert not (smoke_run.run_dir / "summary.md").exists()
+
+
+def test_summarize_command_refuses_an_unknown_metric(fake_sweep, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        summarize_main([str(fake_sweep), "--metric", "best/val/bleu"])
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"error: --metric best/val/bleu: no job of {fake_sweep} has it; available: "
+        "best/val/loss, best/val/wer, best/test/wer, steps, train_seconds, real_tokens_per_sec"
+    )
+    assert not (fake_sweep / "summary.md").exists()
+    summarize_main([str(fake_sweep), "--metric", "best/test/wer"])  # one that exists
+    assert (fake_sweep / "summary.md").exists()
+
+
 def sweep_config(sweep: Path, metric: str | None = "best/val/wer"):
     return OmegaConf.create({"optimized_metric": metric, "hydra": {"sweep": {"dir": str(sweep)}}})
 
