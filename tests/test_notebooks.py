@@ -16,10 +16,13 @@ import jupytext
 import nbformat
 import papermill
 import pytest
+from tensorboard.plugins.hparams import api_pb2
 
 from seq2seq.analysis import read_curves
 from seq2seq.analysis.params import logs_dir, notebook_param
+from seq2seq.runs.hparams import SWEEP_HPARAMS_DIR
 from tests.cli_helpers import BIN, ENV
+from tests.tensorboard_helpers import domain, hparams_records
 from tests.train_helpers import tiny_train_overrides
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -253,6 +256,22 @@ def test_sweep_analysis(small_sweep, tmp_path, monkeypatch):
             assert steps == [float(s) for s, _ in jsonl[tag]], (job, tag)
             assert values == pytest.approx([v for _, v in jsonl[tag]], rel=1e-6), (job, tag)
         assert len(out["curves"]["train/loss"][label][0]) == 4
+
+
+def test_the_sweep_writes_one_hparams_experiment_over_its_jobs(small_sweep):
+    """TensorBoard's HParams dashboard on `tensorboard --logdir SWEEP_DIR`: one experiment
+    (SWEEP_DIR/hparams/, written at the sweep's end) with both dropouts in its domain; each job
+    a session that ended successfully, and no experiment of its own."""
+    experiment = hparams_records(small_sweep / SWEEP_HPARAMS_DIR)["experiment"]
+    infos = {info.name: info for info in experiment.hparam_infos}
+    assert domain(infos["model.dropout"]) == pytest.approx([0.0, 0.2])
+    metrics = json.loads((small_sweep / "0" / "metrics.json").read_text())
+    best = sorted(k for k in metrics if k.startswith(("best/val/", "best/test/")))
+    assert sorted(m.name.tag for m in experiment.metric_infos) == best
+    for job in "01":
+        records = hparams_records(small_sweep / job / "tensorboard")
+        assert set(records) == {"session_start_info", "session_end_info"}, job
+        assert records["session_end_info"].status == api_pb2.STATUS_SUCCESS
 
 
 def test_notebook_param_reads_typed_environment_values(monkeypatch):

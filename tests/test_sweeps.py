@@ -474,6 +474,23 @@ def test_the_optuna_search_config():
     validate(cfg, TrainRunConfig)
 
 
+def test_the_optuna_search_at_debug_smoke_searches_smoke_sizes():
+    """hparams_search=g2p_optuna debug=smoke: the same keys, sizes around the smoke model's
+    (the full search starts at 64 units), and the validation loss as objective (after the
+    smoke run's 20 steps every trial's WER is 100: a tie). debug=smoke alone sweeps nothing."""
+    full = compose_verb("train", "hparams_search=g2p_optuna", hydra=True)
+    cfg = compose_verb("train", "hparams_search=g2p_optuna", "debug=smoke", hydra=True)
+    params = cfg.hydra.sweeper.params
+    assert set(params) == set(full.hydra.sweeper.params)
+    for key in ("model.encoder_units", "model.decoder_units"):
+        sizes = [int(v) for v in params[key].removeprefix("choice(").rstrip(")").split(",")]
+        assert max(sizes) <= 2 * cfg.model.decoder_units and cfg.model[key.split(".")[1]] in sizes
+    assert cfg.optimized_metric == "best/val/loss" and cfg.train.monitor == "val/loss"
+    assert cfg.hydra.sweeper.direction == "minimize" and cfg.train.max_steps == 20
+    validate(cfg, TrainRunConfig)
+    assert not compose_verb("train", "debug=smoke", hydra=True).hydra.sweeper.get("params")
+
+
 @pytest.mark.parametrize("verb", ["prepare", "train", "evaluate", "translate", "export"])
 def test_the_sweep_callback_is_registered_for_every_verb(verb):
     needs_run = verb in ("evaluate", "translate", "export")

@@ -1,5 +1,6 @@
 """`seq2seq-summarize SWEEP_DIR [--metric KEY] [--direction minimize|maximize]`: write
-SWEEP_DIR/summary.csv and summary.md (one row per job of a `-m` sweep) and print the table.
+SWEEP_DIR/summary.csv and summary.md (one row per job of a `-m` sweep) and print the table;
+write the sweep's TensorBoard HParams experiment (SWEEP_DIR/hparams/).
 
 A sweep writes them itself when it ends; this re-reads a sweep that was interrupted, is still
 running, or whose jobs were re-run.
@@ -22,6 +23,7 @@ from seq2seq.analysis.sweeps import (
     sweep_rows,
 )
 from seq2seq.cli.sweeps import report
+from seq2seq.runs.hparams import write_sweep_experiment
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
     rows = summarize_sweep(args.sweep_dir, args.metric, args.direction)
+    write_sweep_experiment(args.sweep_dir)
     print((args.sweep_dir / SUMMARY_MD).read_text(encoding="utf-8"), end="")
     report(rows, args.sweep_dir, args.metric or sweep_objective(args.sweep_dir)[0])
 

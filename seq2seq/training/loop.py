@@ -27,6 +27,7 @@ from seq2seq.files import atomic_write_json, atomic_write_text
 from seq2seq.model import build_model, build_variables
 from seq2seq.runs import RunDir, RunLock, check_writable, git_commit, store_or_check_run_config
 from seq2seq.runs.checkpoints import restore_model
+from seq2seq.runs.hparams import METRIC_PREFIXES, in_sweep, write_experiment, write_session
 from seq2seq.training.distribute import Distribution, make_distribution
 from seq2seq.training.preemption import Preemption
 from seq2seq.training.trainer import Trainer
@@ -187,20 +188,22 @@ HPARAM_SECTIONS = ("data", "tokenizer", "model", "train", "decode")
 
 def log_hparams(run_dir: RunDir, cfg: TrainRunConfig, summary: dict) -> None:
     """The run's settings and final `best/*` metrics for TensorBoard's HParams dashboard, so
-    that `tensorboard --logdir SWEEP_DIR` compares the jobs of a sweep side by side."""
-    from tensorboard.plugins.hparams import api as hp
-
+    that `tensorboard --logdir SWEEP_DIR` compares the jobs of a sweep side by side. A run
+    outside a sweep also writes its experiment (a sweep writes one for all its jobs:
+    seq2seq.runs.hparams)."""
     hparams: dict = {"task": cfg.task}
     tree = asdict(cfg)
     for section in HPARAM_SECTIONS:
         hparams.update(_scalar_settings(tree[section], section))
-    writer = tf.summary.create_file_writer(str(run_dir.tensorboard))
-    with writer.as_default(step=int(summary["steps"])):
-        hp.hparams(hparams, trial_id=str(run_dir))
-        for key, value in summary.items():
-            if key.startswith("best/") and isinstance(value, int | float):
-                tf.summary.scalar(key, float(value))
-    writer.close()
+    metrics = {
+        key: float(value)
+        for key, value in summary.items()
+        if key.startswith(METRIC_PREFIXES) and isinstance(value, int | float)
+    }
+    logdir = run_dir.tensorboard
+    write_session(logdir, hparams, metrics, int(summary["steps"]), trial_id=str(run_dir))
+    if not in_sweep():
+        write_experiment(logdir, {k: [v] for k, v in hparams.items()}, sorted(metrics))
 
 
 def _scalar_settings(node: dict, prefix: str) -> dict:
