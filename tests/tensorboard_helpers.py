@@ -36,3 +36,29 @@ def domain(info) -> list | tuple:
     if info.HasField("domain_discrete"):
         return [getattr(v, v.WhichOneof("kind")) for v in info.domain_discrete.values]
     return (info.domain_interval.min_value, info.domain_interval.max_value)
+
+
+def hparams_dashboard(logdir: Path) -> tuple[dict, list[dict]]:
+    """What TensorBoard's HParams dashboard receives for `tensorboard --logdir LOGDIR`: the
+    experiment, and the session groups (its table and parallel-coordinates rows), as JSON,
+    from TensorBoard's own WSGI app (events loaded once, in this thread)."""
+    from tensorboard import default, program
+    from tensorboard.backend import application
+    from werkzeug.test import Client
+
+    board = program.TensorBoard(default.get_plugins())
+    board.configure(
+        logdir=str(logdir), load_fast="false", reload_interval=0, reload_task="blocking"
+    )
+    provider, multiplexer = board._make_data_provider()
+    app = application.TensorBoardWSGIApp(
+        board.flags, board.plugin_loaders, provider, board.assets_zip_provider, multiplexer
+    )
+    client = Client(app)
+    experiment = client.post("/data/plugin/hparams/experiment", json={"experimentName": ""})
+    statuses = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]
+    request = {"experimentName": "", "allowedStatuses": statuses, "colParams": []}
+    groups = client.post(
+        "/data/plugin/hparams/session_groups", json=request | {"startIndex": 0, "sliceSize": 100}
+    )
+    return experiment.get_json(), groups.get_json()["sessionGroups"]

@@ -15,7 +15,7 @@ from seq2seq.runs.hparams import (
     write_sweep_experiment,
 )
 from seq2seq.runs.scalar_descriptions import REAL_TOKENS, describe
-from tests.tensorboard_helpers import domain, events, hparams_records
+from tests.tensorboard_helpers import domain, events, hparams_dashboard, hparams_records
 
 REAL_TOKEN_NAMES = ("loss", "token_accuracy", "perplexity", "real_tokens_per_sec")
 
@@ -81,6 +81,34 @@ def test_a_sweep_experiment_spans_its_jobs(tmp_path):
     assert domain(infos["train.max_steps"]) == [4.0, 5.0]
     assert domain(infos["data.lowercase"]) == [False, True]
     assert [m.name.tag for m in experiment.metric_infos] == ["best/test/bleu", "best/val/wer"]
+
+
+def test_the_hparams_dashboard_compares_the_jobs_of_a_sweep(tmp_path):
+    """TensorBoard's own HParams backend on a sweep directory: the sweep's experiment, and one
+    row per job with its settings, its status and its metrics."""
+    for job, dropout in enumerate([0.0, 0.2]):
+        write_session(
+            tmp_path / str(job) / "tensorboard",
+            {"model.dropout": dropout, "model.rnn": "keras"},
+            {"best/val/wer": 30.0 + job, "best/test/wer": 31.0 + job},
+            step=4,
+            trial_id=str(job),
+        )
+    write_sweep_experiment(tmp_path)
+    experiment, groups = hparams_dashboard(tmp_path)
+    infos = {h["name"]: h for h in experiment["hparamInfos"]}
+    assert infos["model.dropout"]["domainDiscrete"] == [0.0, 0.2]
+    assert [m["name"]["tag"] for m in experiment["metricInfos"]] == [
+        "best/test/wer",
+        "best/val/wer",
+    ]
+    rows = {g["hparams"]["model.dropout"]: g for g in groups}
+    assert sorted(rows) == [0.0, 0.2]
+    for job, dropout in enumerate([0.0, 0.2]):
+        row = rows[dropout]
+        assert [s["status"] for s in row["sessions"]] == ["STATUS_SUCCESS"]
+        values = {m["name"]["tag"]: m["value"] for m in row["metricValues"]}
+        assert values == {"best/val/wer": 30.0 + job, "best/test/wer": 31.0 + job}
 
 
 def test_no_sessions_no_sweep_experiment(tmp_path):
