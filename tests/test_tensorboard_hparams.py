@@ -102,6 +102,7 @@ def test_the_hparams_dashboard_compares_the_jobs_of_a_sweep(tmp_path):
         "best/test/wer",
         "best/val/wer",
     ]
+    assert experiment["metricInfos"][1]["description"] == describe("best/val/wer")  # ours
     rows = {g["hparams"]["model.dropout"]: g for g in groups}
     assert sorted(rows) == [0.0, 0.2]
     for job, dropout in enumerate([0.0, 0.2]):

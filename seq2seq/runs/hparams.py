@@ -1,6 +1,7 @@
 """TensorBoard HParams records of runs and sweeps (tensorboard.plugins.hparams).
 
-A run writes its session (hparams at start, its status at the end) into its `tensorboard/`.
+A run writes its session (its hparams, `best/*` metrics and end status: success, or failure
+for a run that raised) into its `tensorboard/` when it ends.
 The experiment (each hparam with its domain, the `best/val/*`, `best/test/*` metrics) is
 written once per TensorBoard log directory: by a single run into its own `tensorboard/`, by
 a sweep into SWEEP_DIR/hparams/ with the domains of all its jobs (`write_sweep_experiment`).
@@ -28,10 +29,15 @@ def in_sweep() -> bool:
 
 
 def write_session(
-    logdir: Path, hparams: dict[str, Any], metrics: dict[str, float], step: int, trial_id: str
+    logdir: Path,
+    hparams: dict[str, Any],
+    metrics: dict[str, float],
+    step: int,
+    trial_id: str,
+    failed: bool = False,
 ) -> None:
-    """The session of one finished run: its hparams, its `best/*` metrics as scalars (with
-    descriptions) and the session's end (status success)."""
+    """The session of one run that ended: its hparams, its `best/*` metrics as scalars (with
+    descriptions) and the session's end (status success, or failure if `failed`)."""
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
     from tensorboard.plugins.hparams import api_pb2
@@ -42,7 +48,8 @@ def write_session(
         hp.hparams(hparams, trial_id=trial_id)
         for key, value in metrics.items():
             tf.summary.scalar(key, float(value), description=describe(key))
-        end = hparams_summary.session_end_pb(api_pb2.STATUS_SUCCESS)
+        status = api_pb2.STATUS_FAILURE if failed else api_pb2.STATUS_SUCCESS
+        end = hparams_summary.session_end_pb(status)
         tf.summary.experimental.write_raw_pb(end.SerializeToString(), step=step)
     writer.close()
 

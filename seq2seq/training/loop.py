@@ -48,7 +48,12 @@ def fit(cfg: TrainRunConfig, run_dir: str | Path) -> dict:
         return _fit_worker(cfg, run_dir, dist)
     check_writable(run_dir.path)
     with RunLock(run_dir.lock), Preemption() as preemption:
-        return _fit(cfg, run_dir, preemption, dist)
+        try:
+            return _fit(cfg, run_dir, preemption, dist)
+        except Exception:  # a failed trial of a sweep shows as failed in HParams
+            if cfg.logger.tensorboard:
+                _log_failed_session(run_dir, cfg)
+            raise
 
 
 def _fit_worker(cfg: TrainRunConfig, run_dir: RunDir, dist: Distribution) -> dict:
@@ -186,7 +191,7 @@ def final_evaluation(trainer: Trainer) -> dict:
 HPARAM_SECTIONS = ("data", "tokenizer", "model", "train", "decode")
 
 
-def log_hparams(run_dir: RunDir, cfg: TrainRunConfig, summary: dict) -> None:
+def log_hparams(run_dir: RunDir, cfg: TrainRunConfig, summary: dict, failed: bool = False) -> None:
     """The run's settings and final `best/*` metrics for TensorBoard's HParams dashboard, so
     that `tensorboard --logdir SWEEP_DIR` compares the jobs of a sweep side by side. A run
     outside a sweep also writes its experiment (a sweep writes one for all its jobs:
@@ -201,9 +206,18 @@ def log_hparams(run_dir: RunDir, cfg: TrainRunConfig, summary: dict) -> None:
         if key.startswith(METRIC_PREFIXES) and isinstance(value, int | float)
     }
     logdir = run_dir.tensorboard
-    write_session(logdir, hparams, metrics, int(summary["steps"]), trial_id=str(run_dir))
+    step = int(summary["steps"])
+    write_session(logdir, hparams, metrics, step, trial_id=str(run_dir), failed=failed)
     if not in_sweep():
         write_experiment(logdir, {k: [v] for k, v in hparams.items()}, sorted(metrics))
+
+
+def _log_failed_session(run_dir: RunDir, cfg: TrainRunConfig) -> None:
+    """The HParams session of a run that raised (never masking its exception)."""
+    try:
+        log_hparams(run_dir, cfg, {"steps": 0}, failed=True)
+    except Exception as exc:
+        log.warning("could not write the failed run's HParams session: %s", exc)
 
 
 def _scalar_settings(node: dict, prefix: str) -> dict:
