@@ -24,6 +24,7 @@ from seq2seq.analysis.sweeps import (
     lower_is_better,
     read_status,
     summarize_sweep,
+    sweep_objective,
     sweep_rows,
     write_status,
 )
@@ -159,6 +160,19 @@ def test_the_sweepers_direction_wins(fake_sweep):
 )
 def test_lower_is_better(metric, lower):
     assert lower_is_better(metric) is lower
+
+
+def test_an_optuna_sweep_without_multirun_yaml_takes_its_objective_from_a_job(tmp_path):
+    """hydra-optuna-sweeper writes no multirun.yaml: the first job's .hydra/ holds the
+    objective and the direction."""
+    for job, loss in (("0", 3.0), ("1", 2.0)):
+        directory = make_job(tmp_path, job, [f"model.dropout=0.{job}"], None, run_metrics(loss))
+        config = {"optimized_metric": "best/val/loss", "model": {"dropout": 0.1}}
+        (directory / ".hydra/config.yaml").write_text(yaml.safe_dump(config))
+        sweeper = {"hydra": {"sweeper": {"direction": "minimize"}}}
+        (directory / ".hydra/hydra.yaml").write_text(yaml.safe_dump(sweeper))
+    assert sweep_objective(tmp_path) == ("best/val/loss", "minimize")
+    assert [r.job for r in summarize_sweep(tmp_path)] == ["1", "0"]  # best/val/loss 0.2 first
 
 
 def test_status_file_round_trip(tmp_path):
