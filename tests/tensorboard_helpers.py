@@ -40,7 +40,7 @@ def domain(info) -> list | tuple:
 
 def hparams_dashboard(logdir: Path) -> tuple[dict, list[dict]]:
     """What TensorBoard's HParams dashboard receives for `tensorboard --logdir LOGDIR`: the
-    experiment, and the session groups (its table and parallel-coordinates rows), as JSON,
+    experiment, and the groups of trials (its table and parallel-coordinates rows), as JSON,
     from TensorBoard's own WSGI app (events loaded once, in this thread)."""
     from tensorboard import default, program
     from tensorboard.backend import application

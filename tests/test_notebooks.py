@@ -261,7 +261,7 @@ def test_sweep_analysis(small_sweep, tmp_path, monkeypatch):
 def test_the_sweep_writes_one_hparams_experiment_over_its_jobs(small_sweep):
     """TensorBoard's HParams dashboard on `tensorboard --logdir SWEEP_DIR`: one experiment
     (SWEEP_DIR/hparams/, written at the sweep's end) with both dropouts in its domain; each job
-    a session that ended successfully, and no experiment of its own."""
+    a trial record that ended successfully, and no experiment of its own."""
     experiment = hparams_records(small_sweep / SWEEP_HPARAMS_DIR)["experiment"]
     infos = {info.name: info for info in experiment.hparam_infos}
     assert domain(infos["model.dropout"]) == pytest.approx([0.0, 0.2])

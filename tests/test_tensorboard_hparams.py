@@ -1,6 +1,6 @@
 """What TensorBoard shows of a run and a sweep, read back with its own readers: a description
-on every scalar, and HParams records (experiment with domains and declared metrics, session
-start and end) for the HParams dashboard's table and parallel-coordinates view."""
+on every scalar, and HParams records (experiment with domains and declared metrics, trial
+its start and end) for the HParams dashboard's table and parallel-coordinates view."""
 
 import json
 
@@ -10,9 +10,9 @@ from tensorboard.plugins.hparams import api_pb2
 from seq2seq.runs.hparams import (
     MAX_DISCRETE,
     SWEEP_HPARAMS_DIR,
-    read_sessions,
-    write_session,
+    read_trials,
     write_sweep_experiment,
+    write_trial,
 )
 from seq2seq.runs.scalar_descriptions import REAL_TOKENS, describe
 from tests.tensorboard_helpers import domain, events, hparams_dashboard, hparams_records
@@ -37,7 +37,7 @@ def test_every_scalar_of_a_run_has_a_description(smoke_run):
     assert "since the last log line" in describe("train/loss")
 
 
-def test_a_run_writes_its_experiment_and_session_end(smoke_run):
+def test_a_run_writes_its_experiment_and_how_it_ended(smoke_run):
     records = hparams_records(smoke_run.run_dir / "tensorboard")
     assert set(records) == {"experiment", "session_start_info", "session_end_info"}
     assert records["session_end_info"].status == api_pb2.STATUS_SUCCESS
@@ -55,7 +55,7 @@ def test_a_run_writes_its_experiment_and_session_end(smoke_run):
 
 
 def test_a_sweep_experiment_spans_its_jobs(tmp_path):
-    """Jobs' sessions as a sweep writes them (no experiment of their own); the sweep's
+    """Jobs' trial records as a sweep writes them (no experiment of their own); the sweep's
     experiment takes every value each hparam had, and every metric any job logged."""
     dropouts = [0.1 * i for i in range(MAX_DISCRETE + 1)]
     for job, dropout in enumerate(dropouts):
@@ -63,10 +63,10 @@ def test_a_sweep_experiment_spans_its_jobs(tmp_path):
         hparams |= {"train.max_steps": 4 + job % 2, "data.lowercase": bool(job % 2)}
         metrics = {"best/val/wer": 50.0 - job} | ({"best/test/bleu": 1.0} if job == 3 else {})
         logdir = tmp_path / str(job) / "tensorboard"
-        write_session(logdir, hparams, metrics, step=4, trial_id=str(job))
+        write_trial(logdir, hparams, metrics, step=4, trial_id=str(job))
         assert set(hparams_records(logdir)) == {"session_start_info", "session_end_info"}
     (tmp_path / "0" / "metrics.json").write_text(json.dumps({}))  # not an event file: ignored
-    values, metrics = read_sessions(sorted(tmp_path.glob("*/tensorboard")))
+    values, metrics = read_trials(sorted(tmp_path.glob("*/tensorboard")))
     assert sorted(values["model.dropout"]) == pytest.approx(dropouts)
     assert metrics == ["best/test/bleu", "best/val/wer"]
 
@@ -87,7 +87,7 @@ def test_the_hparams_dashboard_compares_the_jobs_of_a_sweep(tmp_path):
     """TensorBoard's own HParams backend on a sweep directory: the sweep's experiment, and one
     row per job with its settings, its status and its metrics."""
     for job, dropout in enumerate([0.0, 0.2]):
-        write_session(
+        write_trial(
             tmp_path / str(job) / "tensorboard",
             {"model.dropout": dropout, "model.rnn": "keras"},
             {"best/val/wer": 30.0 + job, "best/test/wer": 31.0 + job},
@@ -112,7 +112,7 @@ def test_the_hparams_dashboard_compares_the_jobs_of_a_sweep(tmp_path):
         assert values == {"best/val/wer": 30.0 + job, "best/test/wer": 31.0 + job}
 
 
-def test_no_sessions_no_sweep_experiment(tmp_path):
+def test_no_trials_no_sweep_experiment(tmp_path):
     (tmp_path / "0" / "tensorboard").mkdir(parents=True)
     assert write_sweep_experiment(tmp_path) is None
     assert not (tmp_path / SWEEP_HPARAMS_DIR).exists()

@@ -1,6 +1,6 @@
 """TensorBoard HParams records of runs and sweeps (tensorboard.plugins.hparams).
 
-A run writes its session (its hparams, `best/*` metrics and end status: success, or failure
+A run writes its trial record (its hparams, `best/*` metrics and end status: success, or failure
 for a run that raised) into its `tensorboard/` when it ends.
 The experiment (each hparam with its domain, the `best/val/*`, `best/test/*` metrics) is
 written once per TensorBoard log directory: by a single run into its own `tensorboard/`, by
@@ -28,7 +28,7 @@ def in_sweep() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def write_session(
+def write_trial(
     logdir: Path,
     hparams: dict[str, Any],
     metrics: dict[str, float],
@@ -36,8 +36,8 @@ def write_session(
     trial_id: str,
     failed: bool = False,
 ) -> None:
-    """The session of one run that ended: its hparams, its `best/*` metrics as scalars (with
-    descriptions) and the session's end (status success, or failure if `failed`)."""
+    """The HParams trial record of one run that ended: its hparams, its `best/*` metrics as
+    scalars (with descriptions) and how it ended (status success, or failure if `failed`)."""
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
     from tensorboard.plugins.hparams import api_pb2
@@ -71,9 +71,9 @@ def write_experiment(logdir: Path, values: dict[str, list], metrics: list[str]) 
     writer.close()
 
 
-def read_sessions(logdirs: list[Path]) -> tuple[dict[str, list], list[str]]:
+def read_trials(logdirs: list[Path]) -> tuple[dict[str, list], list[str]]:
     """({hparam: [value of each run that has it]}, sorted `best/*` metric tags) from the
-    session records under `logdirs` (TensorBoard's own event readers)."""
+    trial records under `logdirs` (TensorBoard's own event readers)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.hparams import metadata
 
@@ -95,10 +95,10 @@ def read_sessions(logdirs: list[Path]) -> tuple[dict[str, list], list[str]]:
 
 
 def write_sweep_experiment(sweep_dir: Path) -> Path | None:
-    """SWEEP_DIR/hparams/: the experiment of every job's session under SWEEP_DIR (None if
+    """SWEEP_DIR/hparams/: the experiment of every job's trial record under SWEEP_DIR (None if
     no job wrote one yet). Rewritten from scratch each time."""
     logdirs = sorted(p.parent for p in Path(sweep_dir).glob("*/tensorboard/events.out.*"))
-    values, metrics = read_sessions(sorted(set(logdirs)))
+    values, metrics = read_trials(sorted(set(logdirs)))
     if not values:
         return None
     out = Path(sweep_dir) / SWEEP_HPARAMS_DIR
@@ -123,7 +123,7 @@ def _domain(values: list):
 
 
 def _python_value(value) -> Any:
-    """A google.protobuf Value of a session's hparam as bool, float or str."""
+    """A google.protobuf Value of a trial's hparam as bool, float or str."""
     kind = value.WhichOneof("kind")
     return {"bool_value": value.bool_value, "number_value": value.number_value}.get(
         kind, value.string_value

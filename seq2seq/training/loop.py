@@ -27,7 +27,7 @@ from seq2seq.files import atomic_write_json, atomic_write_text
 from seq2seq.model import build_model, build_variables
 from seq2seq.runs import RunDir, RunLock, check_writable, git_commit, store_or_check_run_config
 from seq2seq.runs.checkpoints import restore_model
-from seq2seq.runs.hparams import METRIC_PREFIXES, in_sweep, write_experiment, write_session
+from seq2seq.runs.hparams import METRIC_PREFIXES, in_sweep, write_experiment, write_trial
 from seq2seq.training.distribute import Distribution, make_distribution
 from seq2seq.training.preemption import Preemption
 from seq2seq.training.trainer import Trainer
@@ -52,7 +52,7 @@ def fit(cfg: TrainRunConfig, run_dir: str | Path) -> dict:
             return _fit(cfg, run_dir, preemption, dist)
         except Exception:  # a failed trial of a sweep shows as failed in HParams
             if cfg.logger.tensorboard:
-                _log_failed_session(run_dir, cfg)
+                _log_failed_trial(run_dir, cfg)
             raise
 
 
@@ -207,17 +207,17 @@ def log_hparams(run_dir: RunDir, cfg: TrainRunConfig, summary: dict, failed: boo
     }
     logdir = run_dir.tensorboard
     step = int(summary["steps"])
-    write_session(logdir, hparams, metrics, step, trial_id=str(run_dir), failed=failed)
+    write_trial(logdir, hparams, metrics, step, trial_id=str(run_dir), failed=failed)
     if not in_sweep():
         write_experiment(logdir, {k: [v] for k, v in hparams.items()}, sorted(metrics))
 
 
-def _log_failed_session(run_dir: RunDir, cfg: TrainRunConfig) -> None:
-    """The HParams session of a run that raised (never masking its exception)."""
+def _log_failed_trial(run_dir: RunDir, cfg: TrainRunConfig) -> None:
+    """The HParams trial record of a run that raised (never masking its exception)."""
     try:
         log_hparams(run_dir, cfg, {"steps": 0}, failed=True)
     except Exception as exc:
-        log.warning("could not write the failed run's HParams session: %s", exc)
+        log.warning("could not write the failed run's HParams record: %s", exc)
 
 
 def _scalar_settings(node: dict, prefix: str) -> dict:
