@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: install train prepare reproduce test test-slow lint docs docs-serve clean-logs
+.PHONY: install train prepare reproduce notebooks test test-slow lint docs docs-serve clean-logs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,16 @@ prepare: $(STAMP)
 reproduce: $(STAMP) $(KERNEL)
 	@test -n "$(EXP)" || { echo "usage: make reproduce EXP=<experiments/ dir> [ARGS=--smoke]" >&2; exit 2; }
 	$(BIN)/seq2seq-reproduce $(EXP) $(ARGS)
+
+## JupyterLab on notebooks/ (installs the `notebooks` extra: JupyterLab, papermill, the kernel).
+## Headless, with parameters: docs/notebooks.md. Extra options: make notebooks ARGS="--no-browser"
+NOTEBOOKS_STAMP := $(VENV)/.notebooks
+$(NOTEBOOKS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,notebooks]"
+	touch $(NOTEBOOKS_STAMP)
+
+notebooks: $(NOTEBOOKS_STAMP) $(KERNEL)
+	PROJECT_ROOT=$(CURDIR) $(BIN)/jupyter lab --notebook-dir=notebooks $(ARGS)
 
 ## The default (fast) test suite, after lint and a strict docs build; this is what CI runs.
 test: lint docs $(KERNEL)
