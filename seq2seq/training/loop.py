@@ -23,6 +23,7 @@ from seq2seq.config import TrainRunConfig
 from seq2seq.data.pipeline import make_train_dataset
 from seq2seq.data.streaming import load_training_data
 from seq2seq.data.tokenizer import load_or_train_tokenizers, load_tokenizers
+from seq2seq.data.tokenizer_checks import warn_about_tokenizers
 from seq2seq.files import atomic_write_json
 from seq2seq.model import build_model, build_variables
 from seq2seq.runs import (
@@ -85,6 +86,8 @@ def _fit(
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     corpora, stream = load_training_data(cfg.data)  # stream: None, or corpora["train"] a sample
     tokenizers = _tokenizers(cfg, corpora, run_dir, dist)
+    if chief:
+        warn_about_tokenizers(tokenizers, corpora)
     with dist.scope():
         model = build_model(
             cfg.model,
