@@ -36,6 +36,7 @@ from seq2seq.runs import (
 )
 from seq2seq.runs.checkpoints import restore_model
 from seq2seq.training.distribute import Distribution, make_distribution
+from seq2seq.training.hardware import resolve_for_run
 from seq2seq.training.preemption import Preemption
 from seq2seq.training.trainer import Trainer
 
@@ -45,10 +46,13 @@ log = logging.getLogger("seq2seq.train")
 def fit(cfg: TrainRunConfig, run_dir: str | Path) -> dict:
     """Train `cfg` in `run_dir` (resuming it if it holds this run); return metrics.json.
 
+    `model.rnn=auto` and `train.precision=auto` are resolved first (`hardware.py`; a resume
+    keeps the run's recorded values), logged in the first line and stored in run_config.yaml.
     Raises RunDirError if another process trains in `run_dir`, and `Interrupted` (a
     SystemExit with status 143/130) after saving on SIGTERM/SIGINT.
     """
     run_dir = RunDir(run_dir)
+    cfg = resolve_for_run(cfg, run_dir.config)
     set_threads(cfg.train.num_threads)  # both before TensorFlow starts
     dist = make_distribution(cfg.train)
     if not dist.is_chief:
