@@ -36,6 +36,8 @@ DATA_FILES = {
     "parallel_text": ["data.train.source=train.src", "data.train.target=train.tgt"],
     "tsv": ["data.train.path=train.tsv"],
 }
+# Experiments for your own data: the files are given on the command line.
+EXPERIMENT_FILES = {"byo_chars": DATA_FILES["tsv"], "byo_translation": DATA_FILES["parallel_text"]}
 
 
 def compose(verb: str, *overrides: str):
@@ -97,7 +99,7 @@ def test_the_outputs_of_a_verb_go_under_its_existing_run_dir(verb, tmp_path):
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_composes_and_validates(experiment, debug):
     overrides = [f"experiment={experiment}"] + ([f"debug={debug}"] if debug else [])
-    cfg, typed = compose("train", *overrides)
+    cfg, typed = compose("train", *overrides, *EXPERIMENT_FILES.get(experiment, []))
     assert cfg.hydra.runtime.choices.experiment == experiment
     if debug == "smoke":
         assert typed.model.name == "tiny" and typed.train.max_steps == 20
@@ -107,6 +109,7 @@ def test_experiment_composes_and_validates(experiment, debug):
 @pytest.mark.parametrize("verb, group, option", group_options())
 def test_group_option_composes_and_validates(verb, group, option):
     extra = DATA_FILES.get(option, []) if group == "data" else []
+    extra += EXPERIMENT_FILES.get(option, []) if group == "experiment" else []
     cfg, _ = compose(verb, f"{group}={option}", *extra)
     assert cfg.hydra.runtime.choices[group] == option
 

@@ -17,6 +17,7 @@ from tests.cli_helpers import ENV, compose_verb, verb_config
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 HYDRA_VERBS = set(SCHEMAS)
+RUN_VERBS = {"evaluate", "translate", "export"}  # they read a trained run: run_dir=…
 BLOCK = re.compile(r"```(?:bash|sh|console)\n(.*?)```", re.S)
 
 
@@ -85,7 +86,7 @@ def test_each_command_in_the_docs_composes_and_validates(verb, args):
     flags = {"-m", "--multirun"}
     overrides = [a for a in args if not a.startswith("-") and a not in flags]
     overrides = [o for o in first_of_each_sweep(overrides) if not o.startswith("hydra")]
-    if verb != "train" and not any(o.startswith("run_dir=") for o in overrides):
+    if verb in RUN_VERBS and not any(o.startswith("run_dir=") for o in overrides):
         overrides.append("run_dir=/runs/r")
     hydra_node = compose_verb(verb, *overrides, hydra=True).hydra  # launcher/sweeper options
     assert hydra_node is not None

@@ -18,12 +18,29 @@ CONF = ROOT / "conf"
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
 
+def data_files(experiment: str, files: dict | None = None) -> list[str]:
+    """The command-line files an experiment for your own data needs (`files`: the toy corpus
+    of conftest.toy_files; placeholders without it)."""
+    files = files or {"tsv": "my.tsv", "source": "my.src", "target": "my.tgt"}
+    return {
+        "byo_chars": [f"data.train.path={files['tsv']}"],
+        "byo_translation": [
+            f"data.train.source={files['source']}",
+            f"data.train.target={files['target']}",
+        ],
+    }.get(experiment, [])
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_settings_are_applied(experiment):
     """Every value and group choice an experiment file sets (and those of the experiments
     it extends) is in the composed, validated config."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={experiment}"], return_hydra_config=True)
+        cfg = compose(
+            "train",
+            overrides=[f"experiment={experiment}", *data_files(experiment)],
+            return_hydra_config=True,
+        )
     typed = OmegaConf.structured(validate(cfg, TrainRunConfig))
     values, choices = experiment_settings(experiment)
     assert values and typed.tags, f"{experiment} sets nothing"
@@ -66,12 +83,20 @@ TASK_METRIC = {"g2p": "best/test/wer", "translation": "best/test/bleu"}
 
 @pytest.mark.slow
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_experiment_runs_with_smoke(experiment, tmp_path):
-    proc = run_verb("train", f"experiment={experiment}", "debug=smoke", f"hydra.run.dir={tmp_path}")
+def test_experiment_runs_with_smoke(experiment, tmp_path, toy_files):
+    proc = run_verb(
+        "train",
+        f"experiment={experiment}",
+        *data_files(experiment, toy_files),
+        "debug=smoke",
+        f"hydra.run.dir={tmp_path}",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        task = compose("train", overrides=[f"experiment={experiment}"]).task
+        task = compose(
+            "train", overrides=[f"experiment={experiment}", *data_files(experiment)]
+        ).task
     assert metrics["steps"] == 20 and TASK_METRIC[task] in metrics
 
 

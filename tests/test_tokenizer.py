@@ -186,5 +186,7 @@ def test_auto_vocab_size_resumes_and_is_validated(toy_tokenizer_config, toy_corp
     nothing = Corpus(sources=[], targets=[])  # training on it would fail: must load
     assert load_or_train_tokenizers(auto, nothing, tmp_path).target.vocab_size == 12
     bad = OmegaConf.create({"source": {"vocab_size": "large"}})
-    with pytest.raises(ConfigError, match="vocab_size must be an integer or auto, got 'large'"):
+    with pytest.raises(
+        ConfigError, match="vocab_size must be an integer, auto or auto:N, got 'large'"
+    ):
         validate(bad, TokenizerConfig)

@@ -12,6 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
 from seq2seq.analysis.sweeps import FAILED, OK, write_status
+from seq2seq.cli.log_files import error_to_log_files
 from seq2seq.errors import Seq2SeqError
 
 T = TypeVar("T")
@@ -56,6 +57,7 @@ def run_cli(job: Callable[[], T]) -> T | FailedJob:
     except Seq2SeqError as exc:
         log.debug("error", exc_info=True)
         print(f"error: {exc}", file=sys.stderr)
+        error_to_log_files(exc)
         sys.exit(2)
 
 

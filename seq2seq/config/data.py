@@ -9,6 +9,20 @@ SPLIT_BY = ("source", "normalized_source")
 AUTO = "auto"  # tokenizer vocab_size: the largest size the corpus allows
 
 
+def auto_vocab_cap(vocab_size: int | str) -> int | None:
+    """The N of `vocab_size: auto:N` (the largest size the corpus allows, at most N); None for
+    an integer or a plain `auto`."""
+    if isinstance(vocab_size, str) and vocab_size.startswith(AUTO + ":"):
+        cap = vocab_size.removeprefix(AUTO + ":")
+        return int(cap) if cap.isdigit() else None
+    return None
+
+
+def is_auto(vocab_size: int | str) -> bool:
+    """`auto` or `auto:N`."""
+    return vocab_size == AUTO or auto_vocab_cap(vocab_size) is not None
+
+
 @dataclass
 class SplitFiles:
     """Files of one split: `source` and `target` for format=text; `path` for tsv and cmudict."""
@@ -148,8 +162,9 @@ class SideTokenizerConfig:
     # Pieces including the 4 specials: N (an error names the maximum if the corpus cannot
     # give N), or auto: the largest size the corpus allows (every character for char; every
     # word for word; for unigram/bpe the most pieces SentencePiece can make, which costs a
-    # second training and on a large corpus is far more than a good subword vocabulary).
-    # stats.json records the size used.
+    # second training and on a large corpus is far more than a good subword vocabulary), or
+    # auto:N: N, or the largest the corpus allows if that is smaller. stats.json records the
+    # size used.
     vocab_size: int | str = 8000
     character_coverage: float = 1.0
     # Add a leading '▁' to each sentence (SentencePiece default). False for a char model of
@@ -173,10 +188,12 @@ class SideTokenizerConfig:
             raise ConfigError(
                 f"tokenizer model_type must be unigram, bpe, char or word, got {self.model_type!r}"
             )
-        if isinstance(self.vocab_size, str) and self.vocab_size != AUTO:
+        if isinstance(self.vocab_size, str) and not is_auto(self.vocab_size):
             raise ConfigError(
-                f"tokenizer vocab_size must be an integer or auto, got {self.vocab_size!r}"
+                f"tokenizer vocab_size must be an integer, auto or auto:N, got {self.vocab_size!r}"
             )
+        if (auto_vocab_cap(self.vocab_size) or 5) < 5:
+            raise ConfigError(f"tokenizer vocab_size must be >= 5, got {self.vocab_size}")
         if isinstance(self.vocab_size, int) and self.vocab_size < 5:
             raise ConfigError(f"tokenizer vocab_size must be >= 5, got {self.vocab_size}")
 

@@ -18,7 +18,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from sentencepiece import sentencepiece_model_pb2
 
-from seq2seq.config.data import AUTO, SideTokenizerConfig, TokenizerConfig
+from seq2seq.config.data import SideTokenizerConfig, TokenizerConfig, auto_vocab_cap, is_auto
 from seq2seq.constants import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from seq2seq.data.corpora import Corpus
 from seq2seq.errors import ConfigError, RunDirError
@@ -122,13 +122,14 @@ def _train(
 ) -> Tokenizer:
     """One model trained in memory; ConfigError naming `key` if SentencePiece refuses.
 
-    vocab_size=auto: the largest size the corpus allows (see `_train_largest`).
+    vocab_size=auto: the largest size the corpus allows; auto:N: at most N (`_train_largest`).
     """
-    if side.vocab_size == AUTO:
-        tokenizer = _train_largest(side, sentences, key, cfg)
+    if is_auto(side.vocab_size):
+        tokenizer = _train_largest(side, sentences, key, cfg, auto_vocab_cap(side.vocab_size))
         log.info(
-            "%s: vocab_size=auto: trained a %s model with %d pieces",
+            "%s: vocab_size=%s: trained a %s model with %d pieces",
             key,
+            side.vocab_size,
             side.model_type,
             tokenizer.vocab_size,
         )
@@ -144,15 +145,19 @@ def _train(
 
 
 def _train_largest(
-    side: SideTokenizerConfig, sentences: list[str], key: str, cfg: TokenizerConfig
+    side: SideTokenizerConfig,
+    sentences: list[str],
+    key: str,
+    cfg: TokenizerConfig,
+    cap: int | None = None,
 ) -> Tokenizer:
-    """The model with the most pieces SentencePiece can make from `sentences`.
+    """The model with the most pieces SentencePiece can make from `sentences`, at most `cap`.
 
-    A first training asks for `_AUTO_PROBE` pieces: a char model silently keeps every
-    character (done); the other types fail naming the maximum ("Please set it to a value
-    <= N"), and the next training asks for exactly N.
+    A first training asks for `cap` (or `_AUTO_PROBE`) pieces: a char model silently keeps
+    every character (done); the other types fail naming the maximum ("Please set it to a value
+    <= N") if the corpus cannot give that many, and the next training asks for exactly N.
     """
-    size = _AUTO_PROBE
+    size = cap or _AUTO_PROBE
     for _ in range(3):  # the second attempt succeeds; a third in case N was not exact
         try:
             return Tokenizer(_sentencepiece(side, size, sentences, cfg))
@@ -256,9 +261,15 @@ def _check_settings(cfg: TokenizerConfig, tokenizers: Tokenizers, directory: Pat
     for (name, side_cfg), tokenizer in zip(sides, tokenizers):
         for key, saved in tokenizer.settings().items():
             wanted = getattr(side_cfg, key)
-            if saved != wanted and not (key == "vocab_size" and wanted == AUTO):
+            if saved != wanted and not (key == "vocab_size" and _auto_fits(wanted, saved)):
                 raise RunDirError(
                     f"{directory / (name + '.model')} has {key}={saved} but "
                     f"tokenizer.{'source' if cfg.shared else name}.{key}={wanted}: "
                     "use a new run directory"
                 )
+
+
+def _auto_fits(wanted: int | str, saved: int) -> bool:
+    """A saved size meets `auto` always and `auto:N` when it is at most N."""
+    cap = auto_vocab_cap(wanted)
+    return is_auto(wanted) and (cap is None or saved <= cap)

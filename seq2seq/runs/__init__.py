@@ -7,6 +7,19 @@ This module imports no TensorFlow, so analysis code can use `RunDir` cheaply.
 """
 
 from seq2seq.runs.lock import RunLock
-from seq2seq.runs.run_dir import RunDir, check_writable, git_commit, store_or_check_run_config
+from seq2seq.runs.run_dir import (
+    RunDir,
+    check_run_config,
+    check_writable,
+    git_commit,
+    store_run_config,
+)
 
-__all__ = ["RunDir", "RunLock", "check_writable", "git_commit", "store_or_check_run_config"]
+__all__ = [
+    "RunDir",
+    "RunLock",
+    "check_run_config",
+    "check_writable",
+    "git_commit",
+    "store_run_config",
+]

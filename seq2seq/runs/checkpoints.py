@@ -27,16 +27,27 @@ class Checkpoints:
         state: trackables of the full training state (model, optimizer, iterator, counters).
         model: the model alone, saved as the best checkpoint.
         keep: how many full training states to keep.
+        optional: trackables saved with the state that checkpoints written by older code lack;
+            restoring such a checkpoint leaves them at their initial values.
 
     The caller must be the run directory's only writer (`RunLock`): partial saves left by a
     killed process (`ckpt-N_temp/`) are deleted here.
     """
 
-    def __init__(self, directory: Path, state: dict, model: tf.Module, keep: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        state: dict,
+        model: tf.Module,
+        keep: int,
+        optional: dict | None = None,
+    ) -> None:
         self.directory = directory
         for partial in directory.glob("*/ckpt-*_temp"):
             shutil.rmtree(partial, ignore_errors=True)
-        self.state = tf.train.Checkpoint(**state)
+        self.state = tf.train.Checkpoint(**state, **(optional or {}))
+        self.required = tf.train.Checkpoint(**state)  # the same objects, checked on restore
+        self.optional = tf.train.Checkpoint(**(optional or {}))
         self.last = tf.train.CheckpointManager(self.state, str(directory / "last"), keep)
         self.best_ckpt = tf.train.Checkpoint(model=model)
         self.best = tf.train.CheckpointManager(self.best_ckpt, str(directory / "best"), 1)
@@ -55,7 +66,8 @@ class Checkpoints:
         if path is None:
             return None
         try:
-            self.state.restore(path).assert_existing_objects_matched()
+            self.required.restore(path).expect_partial().assert_existing_objects_matched()
+            self.optional.restore(path).expect_partial()
         except Exception as exc:  # noqa: BLE001 — any failure means "cannot be loaded"
             earlier = [p for p in self.last.checkpoints if p != path]
             hint = (

@@ -1,6 +1,7 @@
 """Load a trained run directory: its config, tokenizers and best model, for evaluation,
 translation and export. Needs only the run directory."""
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,7 +9,10 @@ from omegaconf import OmegaConf
 
 from seq2seq.config import TrainRunConfig, validate
 from seq2seq.errors import RunDirError
+from seq2seq.runs.first_best import first_best_warning
 from seq2seq.runs.run_dir import RunDir
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,6 +45,9 @@ def load_run(run_dir: str | Path, which: str = "best", precision: str = "float32
     )
     build_variables(model)
     checkpoint = restore_model(model, run.checkpoints, which)
+    warning = first_best_warning(run, checkpoint, cfg.train.monitor) if which == "best" else None
+    if warning:
+        log.warning("%s: %s", run, warning)
     return LoadedRun(cfg, tokenizers, model, checkpoint, run)
 
 

@@ -9,6 +9,8 @@ files inside evaluations/NAME/, translations/ and export/ are named by the verbs
 (`seq2seq.inference`).
 """
 
+import logging
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -18,6 +20,8 @@ from omegaconf import OmegaConf
 
 from seq2seq.errors import RunDirError
 from seq2seq.files import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 RUN_CONFIG = "run_config.yaml"
 METRICS_FILE = "metrics.json"  # a run's final summary; also each evaluations/NAME/ report
@@ -90,28 +94,59 @@ def check_writable(run_dir: Path) -> None:
         raise RunDirError(f"run directory {run_dir} is not writable: {exc.strerror}") from None
 
 
-def store_or_check_run_config(path: Path, cfg: Any) -> bool:
-    """Store the resolved config on a run's first start; on later starts check it matches.
+def check_run_config(run: RunDir, cfg: Any) -> bool:
+    """Check `cfg` against the config stored in `run` (if any) before anything is written.
 
-    Returns True when the run directory already held this run (a resume). Differences in
+    Returns True when the run directory already holds this run (a resume). Differences in
     `train`, `logger`, `decode` (e.g. a larger max_steps) are allowed; differences in what
     defines the run (data, tokenizer, model, task, train.deterministic) raise RunDirError naming
-    the first key.
+    the first key, unless the directory holds no checkpoint (a start that failed before its
+    first save): then a warning says so, the stored config is replaced when training starts
+    (`store_run_config`), and tokenizers trained for other data/tokenizer settings are removed.
     """
-    new = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
-    if not path.exists():
-        atomic_write_text(path, OmegaConf.to_yaml(new))
+    if not run.config.exists():
         return False
-    old = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-    for section in IDENTITY_SECTIONS:
-        diff = _first_difference(_get(old, section), _get(new, section), section)
-        if diff:
-            raise RunDirError(
-                f"{path.parent} holds a different run ({diff}); use a new hydra.run.dir "
-                "or the same settings to resume"
-            )
-    atomic_write_text(path, OmegaConf.to_yaml(new))
-    return True
+    new = _plain(cfg)
+    old = OmegaConf.to_container(OmegaConf.load(run.config), resolve=True)
+    diffs = {
+        section: _first_difference(_get(old, section), _get(new, section), section)
+        for section in IDENTITY_SECTIONS
+    }
+    diff = next((d for d in diffs.values() if d), None)
+    if diff is None:
+        return True
+    if has_checkpoint(run):
+        raise RunDirError(
+            f"{run} holds a different run ({diff}); use a new hydra.run.dir "
+            "or the same settings to resume"
+        )
+    stale = (diffs["data"] or diffs["tokenizer"]) and run.tokenizer.exists()
+    log.warning(
+        "%s holds the config of a start that saved no checkpoint (%s): training with the new "
+        "settings%s",
+        run,
+        diff,
+        f"; removed {run.tokenizer} (trained for the old ones)" if stale else "",
+    )
+    if stale:
+        shutil.rmtree(run.tokenizer)
+    return False
+
+
+def store_run_config(run: RunDir, cfg: Any, commit: str) -> None:
+    """Commit the run directory to `cfg` (`run_config.yaml`) and the code's version
+    (`git.txt`): called when training starts, so a start that fails before leaves neither."""
+    atomic_write_text(run.config, OmegaConf.to_yaml(_plain(cfg)))
+    atomic_write_text(run.git, commit + "\n")
+
+
+def has_checkpoint(run: RunDir) -> bool:
+    """True if `checkpoints/last` or `checkpoints/best` holds a checkpoint index."""
+    return any((run.checkpoint_dir(w) / "checkpoint").exists() for w in ("last", "best"))
+
+
+def _plain(cfg: Any) -> dict:
+    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
 
 
 def _get(config: dict, dotted: str) -> Any:

@@ -23,9 +23,17 @@ from seq2seq.config import TrainRunConfig
 from seq2seq.data.pipeline import make_train_dataset
 from seq2seq.data.streaming import load_training_data
 from seq2seq.data.tokenizer import load_or_train_tokenizers, load_tokenizers
-from seq2seq.files import atomic_write_json, atomic_write_text
+from seq2seq.data.tokenizer_checks import warn_about_tokenizers
+from seq2seq.files import atomic_write_json
 from seq2seq.model import build_model, build_variables
-from seq2seq.runs import RunDir, RunLock, check_writable, git_commit, store_or_check_run_config
+from seq2seq.runs import (
+    RunDir,
+    RunLock,
+    check_run_config,
+    check_writable,
+    git_commit,
+    store_run_config,
+)
 from seq2seq.runs.checkpoints import restore_model
 from seq2seq.runs.hparams import METRIC_PREFIXES, in_sweep, write_experiment, write_trial
 from seq2seq.training.distribute import Distribution, make_distribution
@@ -83,13 +91,13 @@ def _fit(
 ) -> dict:
     """Train; `own_dir` is where a worker other than the chief writes (None on the chief)."""
     chief = own_dir is None
-    resumed = store_or_check_run_config(run_dir.config, cfg) if chief else False
+    resumed = check_run_config(run_dir, cfg) if chief else False
     commit = git_commit()  # of the code this process loaded, not of the tree at the end
-    if chief:
-        atomic_write_text(run_dir.git, commit + "\n")
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     corpora, stream = load_training_data(cfg.data)  # stream: None, or corpora["train"] a sample
     tokenizers = _tokenizers(cfg, corpora, run_dir, dist)
+    if chief:
+        warn_about_tokenizers(tokenizers, corpora)
     with dist.scope():
         model = build_model(
             cfg.model,
@@ -125,6 +133,8 @@ def _fit(
         distribution=dist,
         resume_dir=None if chief else str(run_dir.checkpoint_dir("last")),
     )
+    if chief:  # only now: a start that failed before leaves no run_config.yaml behind
+        store_run_config(run_dir, cfg, commit)
     summary = trainer.run()
     if not chief:
         return summary

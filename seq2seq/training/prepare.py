@@ -9,6 +9,7 @@ from seq2seq.config import PrepareRunConfig
 from seq2seq.data.stats import compute_stats
 from seq2seq.data.streaming import load_training_data
 from seq2seq.data.tokenizer import load_or_train_tokenizers
+from seq2seq.data.tokenizer_checks import warn_about_tokenizers
 from seq2seq.decoding.corpus import progress_bar
 from seq2seq.files import write_once
 from seq2seq.runs import RunDir
@@ -34,6 +35,7 @@ def prepare(cfg: PrepareRunConfig, run_dir: str | Path, progress: bool = False) 
             corpora["train"],
             run.tokenizer,
         )
+        warn_about_tokenizers(tokenizers, corpora)
         stats = _stage(bar, "statistics", compute_stats, corpora, tokenizers, cfg.data, cfg.seed)
     if stream is not None:  # splits.train then describes the sample
         stats["streaming"] = stream.summary(len(corpora["train"]))

