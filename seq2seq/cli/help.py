@@ -49,7 +49,8 @@ def verb_groups(verb: str) -> dict[str, tuple[str | None, list[str]]]:
 
 
 def experiments(conf_dir: str | Path = CONF_DIR) -> list[Experiment]:
-    """Each `conf/experiment/*.yaml` with its `reproduces:` and `cost:` header lines."""
+    """Each `conf/experiment/*.yaml` with the first `reproduces:` and `cost:` lines of its
+    header (the comment lines it starts with)."""
     found = []
     for path in sorted(Path(conf_dir, "experiment").glob("*.yaml")):
         fields = {}
@@ -58,7 +59,7 @@ def experiments(conf_dir: str | Path = CONF_DIR) -> list[Experiment]:
                 break
             match = _FIELD.match(line)
             if match and match.group(1) in EXPERIMENT_FIELDS:
-                fields[match.group(1)] = match.group(2).strip()
+                fields.setdefault(match.group(1), match.group(2).strip())
         found.append(Experiment(path.stem, fields.get("reproduces", ""), fields.get("cost", "")))
     return found
 
