@@ -11,6 +11,7 @@ import importlib
 import re
 import sys
 
+import hydra._internal.logging_config as hydra_logging_config
 import hydra._internal.utils as hydra_utils
 import pytest
 from hydra.errors import ConfigCompositionException
@@ -26,18 +27,17 @@ from tests.cli_helpers import run_python, run_verb
 VERBS = ("prepare", "train", "evaluate", "translate", "export")
 
 
-def run_main(verb: str, argv: list[str], capsys) -> tuple[int, str, str]:
-    """`seq2seq-<verb> argv` in-process: (exit status, stdout, stderr)."""
+def run_main(verb: str, argv: list[str], capsys, monkeypatch) -> tuple[int, str, str]:
+    """`seq2seq-<verb> argv` in-process: (exit status, stdout, stderr). Without Hydra's logging
+    set-up, which (as `logging.config.dictConfig`) closes pytest's own log handlers."""
     module = importlib.import_module(f"seq2seq.cli.{verb}")
-    old = sys.argv
-    sys.argv = [f"seq2seq-{verb}", *argv]
+    monkeypatch.setattr(hydra_logging_config, "configure_logging", lambda config: None)
+    monkeypatch.setattr(sys, "argv", [f"seq2seq-{verb}", *argv])
     try:
         module.main()
         status = 0
     except SystemExit as exc:
         status = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = old
     out = capsys.readouterr()
     return status, out.out, out.err
 
@@ -81,18 +81,20 @@ ERRORS = [
     "verb, argv, message", ERRORS, ids=[" ".join(e[1]) or e[0] for e in ERRORS]
 )
 def test_config_error_is_one_line_with_the_closest_names_and_exit_2(
-    verb, argv, message, tmp_path, capsys
+    verb, argv, message, tmp_path, capsys, monkeypatch
 ):
-    status, out, err = run_main(verb, [*argv, f"hydra.run.dir={tmp_path / 'out'}"], capsys)
+    status, out, err = run_main(
+        verb, [*argv, f"hydra.run.dir={tmp_path / 'out'}"], capsys, monkeypatch
+    )
     assert status == 2, err
     assert err.splitlines() == [err.splitlines()[0]] and err.startswith(f"error: {message}"), err
     assert hydra_utils.run_and_report.__module__ == "hydra._internal.utils"  # restored
 
 
-def test_hydra_full_error_shows_hydras_own_exception(monkeypatch, capsys):
+def test_hydra_full_error_shows_hydras_own_exception(capsys, monkeypatch):
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     with pytest.raises(ConfigCompositionException, match="Could not override 'train.max_stepz'"):
-        run_main("train", ["train.max_stepz=10"], capsys)
+        run_main("train", ["train.max_stepz=10"], capsys, monkeypatch)
 
 
 def test_the_console_script_says_the_same(tmp_path):
@@ -129,8 +131,8 @@ def _section(text: str, title: str) -> list[str]:
 
 
 @pytest.mark.parametrize("verb", VERBS)
-def test_help_describes_the_verb_with_examples_and_only_its_groups(verb, capsys):
-    status, out, _ = run_main(verb, ["--help"], capsys)
+def test_help_describes_the_verb_with_examples_and_only_its_groups(verb, capsys, monkeypatch):
+    status, out, _ = run_main(verb, ["--help"], capsys, monkeypatch)
     assert status == 0
     assert out.startswith(f"seq2seq-{verb}: ") and "powered by Hydra" not in out
     examples = _section(out, "Examples")
@@ -145,8 +147,10 @@ def test_help_describes_the_verb_with_examples_and_only_its_groups(verb, capsys)
     assert groups == expected
 
 
-def test_train_help_lists_every_experiment_with_what_it_reproduces_and_its_cost(capsys):
-    _, out, _ = run_main("train", ["--help"], capsys)
+def test_train_help_lists_every_experiment_with_what_it_reproduces_and_its_cost(
+    capsys, monkeypatch
+):
+    _, out, _ = run_main("train", ["--help"], capsys, monkeypatch)
     listed = " ".join(_section(out, "Experiments"))
     found = experiments()
     assert len(found) >= 8
@@ -168,12 +172,12 @@ def test_experiments_come_from_the_config_headers(tmp_path):
 
 
 @pytest.mark.parametrize("verb", VERBS)
-def test_version(verb, capsys):
-    status, out, _ = run_main(verb, ["--version"], capsys)
+def test_version(verb, capsys, monkeypatch):
+    status, out, _ = run_main(verb, ["--version"], capsys, monkeypatch)
     assert (status, out) == (0, f"seq2seq-{verb} {__version__}\n")
 
 
-def test_version_of_the_argparse_verbs_and_the_top_level_command(capsys):
+def test_version_of_the_argparse_verbs_and_the_top_level_command(capsys, monkeypatch):
     with pytest.raises(SystemExit) as exit_info:
         reproduce.main(["--version"])
     assert exit_info.value.code == 0
