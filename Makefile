@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED ?= 0
 
-.PHONY: install train prepare reproduce test test-slow lint clean-logs
+.PHONY: install train prepare reproduce notebooks test test-slow lint docs docs-serve clean-logs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,19 +37,36 @@ reproduce: $(STAMP) $(KERNEL)
 	@test -n "$(EXP)" || { echo "usage: make reproduce EXP=<experiments/ dir> [ARGS=--smoke]" >&2; exit 2; }
 	$(BIN)/seq2seq-reproduce $(EXP) $(ARGS)
 
-## The default (fast) test suite, after lint; this is what CI runs.
-test: lint $(KERNEL)
+## JupyterLab on notebooks/ (installs the `notebooks` extra: JupyterLab, papermill, the kernel).
+## Headless, with parameters: docs/notebooks.md. Extra options: make notebooks ARGS="--no-browser"
+NOTEBOOKS_STAMP := $(VENV)/.notebooks
+$(NOTEBOOKS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,notebooks]"
+	touch $(NOTEBOOKS_STAMP)
+
+notebooks: $(NOTEBOOKS_STAMP) $(KERNEL)
+	PROJECT_ROOT=$(CURDIR) $(BIN)/jupyter lab --notebook-dir=notebooks $(ARGS)
+
+## The default (fast) test suite, after lint and a strict docs build; this is what CI runs.
+test: lint docs $(KERNEL)
 	$(BIN)/python -m pytest -m "not slow" -q $(ARGS)
 
 ## The slow tests (end-to-end experiments, sweeps).
 test-slow: $(STAMP) $(KERNEL)
 	$(BIN)/python -m pytest -m slow -q $(ARGS)
 
+## The documentation site (MkDocs Material) into site/, strictly: a broken link fails.
+docs: $(STAMP)
+	DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs build --strict --quiet
+
+docs-serve: $(STAMP)
+	DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs serve
+
 clean-logs:
 	rm -rf logs/
 
 ## Lint: ruff (rules and format) and the import-layer contracts (pyproject.toml).
 lint: $(STAMP)
-	$(BIN)/ruff check seq2seq hydra_plugins tests benchmarks
-	$(BIN)/ruff format --check seq2seq hydra_plugins tests benchmarks
+	$(BIN)/ruff check seq2seq hydra_plugins tests benchmarks docs/gen_config_reference.py
+	$(BIN)/ruff format --check seq2seq hydra_plugins tests benchmarks docs/gen_config_reference.py
 	$(BIN)/lint-imports

@@ -30,9 +30,11 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from seq2seq.config import DecodeConfig, ModelConfig, validate
+from seq2seq.config.hardware import resolve_rnn
 from seq2seq.constants import EOS_ID
 from seq2seq.decoding import search
 from seq2seq.model import build_model
+from seq2seq.training.hardware import detect_hardware
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SOURCE_VOCAB, TARGET_VOCAB = 32, 45
@@ -146,6 +148,7 @@ def main() -> None:
         return
 
     model_cfg = validate(OmegaConf.load(CONF / "model" / f"{args.model}.yaml"), ModelConfig)
+    model_cfg = resolve_rnn(model_cfg, detect_hardware())  # model.rnn=auto as training would
     keras.utils.set_random_seed(0)  # same weights, hence same output lengths, on every run
     models = {p: build_model(model_cfg, SOURCE_VOCAB, TARGET_VOCAB, p) for p in args.precision}
     weights = models[args.precision[0]].get_weights()

@@ -25,6 +25,7 @@ import tensorflow as tf  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from seq2seq.config import ModelConfig, validate  # noqa: E402
+from seq2seq.config.hardware import resolve_rnn  # noqa: E402
 from seq2seq.constants import (  # noqa: E402
     SOURCE_IDS,
     SOURCE_PADDING_MASK,
@@ -32,6 +33,7 @@ from seq2seq.constants import (  # noqa: E402
     TARGET_PADDING_MASK,
 )
 from seq2seq.model import build_model  # noqa: E402
+from seq2seq.training.hardware import detect_hardware  # noqa: E402
 from seq2seq.training.optimizers import FusedAdam  # noqa: E402
 from seq2seq.training.steps import make_train_step  # noqa: E402
 
@@ -90,6 +92,7 @@ def main():
     runs = {}
     for name in args.configs:
         cfg = validate(OmegaConf.load(CONF / f"{name}.yaml"), ModelConfig)
+        cfg = resolve_rnn(cfg, detect_hardware())  # model.rnn=auto as training would
         model = build_model(cfg, SOURCE_VOCAB, TARGET_VOCAB)
         step = make_train_step(model, FusedAdam(1e-3), jit_compile=args.jit)
         start = time.perf_counter()

@@ -45,9 +45,10 @@ VOCAB, EMB, HIDDEN, BATCH, LENGTH = 8000, 256, 512, 64, 30
 def peer_config(decoder: str, rnn: str) -> ModelConfig:
     return ModelConfig(
         name=f"peer_{decoder}", embedding_dim=EMB, encoder_units=HIDDEN, encoder_layers=1,
-        bidirectional=False, decoder=decoder, decoder_units=HIDDEN, decoder_layers=1,
+        bidirectional=False, bidirectional_merge="concat", decoder=decoder,
+        decoder_units=HIDDEN, decoder_layers=1,
         attention="general" if decoder == "luong" else "additive", attention_units=HIDDEN,
-        bridge="dense", dropout=0.0, rnn=rnn,
+        input_feeding=False, bridge="dense", tie_embeddings=False, dropout=0.0, rnn=rnn,
     )  # fmt: skip
 
 

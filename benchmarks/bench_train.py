@@ -35,6 +35,7 @@ from machine import machine  # noqa: E402
 
 import seq2seq.layers.masked_gru as masked_gru  # noqa: E402
 from seq2seq.config import TrainRunConfig, validate  # noqa: E402
+from seq2seq.config.hardware import resolve_auto  # noqa: E402
 from seq2seq.data.corpora import load_corpora  # noqa: E402
 from seq2seq.data.pipeline import make_train_dataset  # noqa: E402
 from seq2seq.data.tokenizer import load_or_train_tokenizers  # noqa: E402
@@ -42,6 +43,7 @@ from seq2seq.model import (
     build_model,  # noqa: E402
     build_variables,  # noqa: E402
 )
+from seq2seq.training.hardware import detect_hardware  # noqa: E402
 from seq2seq.training.loop import seed_everything  # noqa: E402
 from seq2seq.training.optimizers import build_optimizer  # noqa: E402
 from seq2seq.training.steps import make_train_step, select_inputs  # noqa: E402
@@ -64,7 +66,8 @@ def main() -> None:
     for _, value, extra in chosen:
         with initialize_config_dir(config_dir=CONF, version_base="1.3"):
             overrides = [*args.overrides, *extra]
-            configs[value] = validate(compose("train", overrides=overrides), TrainRunConfig)
+            typed = validate(compose("train", overrides=overrides), TrainRunConfig)
+            configs[value], _ = resolve_auto(typed, detect_hardware())  # as training would
     cfg = next(iter(configs.values()))
     seed_everything(cfg.train.seed, False)
     corpora = load_corpora(cfg.data)

@@ -18,13 +18,14 @@
 #
 # Compare training runs: the settings a sweep changed, final metrics, and curves from `metrics.jsonl`.
 # Run after `make train` or a sweep (`seq2seq-train -m ...`). Outputs are not committed.
-# Input (environment variable, or papermill parameter of the next cell): `SEQ2SEQ_LOG_ROOT`, the directory searched
-# for runs (default: `logs/train` of the checkout, or of `$PROJECT_ROOT`).
+# Parameter (papermill `-p log_root DIR`, or the environment variable `SEQ2SEQ_LOG_ROOT`): the
+# directory searched for runs (default: `logs/train` of the checkout, or of `$PROJECT_ROOT`).
+# Headless: `papermill notebooks/1.0-runs-overview.ipynb out.ipynb -p log_root logs/train` (docs/notebooks.md).
 
 # %% tags=["parameters"]
 from seq2seq.analysis.params import logs_dir, notebook_param
 
-LOG_ROOT = notebook_param("SEQ2SEQ_LOG_ROOT", str(logs_dir() / "train"))  # runs and multiruns
+log_root = notebook_param("SEQ2SEQ_LOG_ROOT", str(logs_dir() / "train"))  # runs and multiruns
 
 # %%
 from pathlib import Path
@@ -33,8 +34,8 @@ import matplotlib.pyplot as plt
 
 from seq2seq.analysis import find_runs, read_curves, run_summary, varying_keys
 
-runs = find_runs(LOG_ROOT)
-print(f"{len(runs)} runs under {LOG_ROOT}")
+runs = find_runs(log_root)
+print(f"{len(runs)} runs under {log_root}")
 
 # %% [markdown]
 # ## Settings that differ, and results

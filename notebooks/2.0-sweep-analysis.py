@@ -20,25 +20,27 @@
 # and `summary.md`), the optimized metric against each hyperparameter the sweep varied, and the
 # learning curves of every job, read from its TensorBoard event files.
 #
-# Inputs (environment variables, or papermill parameters of the next cell):
-# `SEQ2SEQ_SWEEP_DIR` (default: the newest sweep under `logs/train/multiruns` of the checkout),
-# `SEQ2SEQ_METRIC` (default: the sweep's `optimized_metric`), `SEQ2SEQ_CURVE_TAGS` (a JSON list).
+# Parameters (papermill `-p NAME VALUE`, or the environment variable in brackets): `sweep_dir`
+# (`SEQ2SEQ_SWEEP_DIR`; default: the newest sweep under `logs/train/multiruns` of the checkout),
+# `metric` (`SEQ2SEQ_METRIC`; default: the sweep's `optimized_metric`), `curve_tags`
+# (`SEQ2SEQ_CURVE_TAGS`, a JSON list). Headless:
+# `papermill notebooks/2.0-sweep-analysis.ipynb out.ipynb -p sweep_dir SWEEP_DIR` (docs/notebooks.md).
 # Outputs are not committed.
 
 # %% tags=["parameters"]
 from seq2seq.analysis.params import logs_dir, notebook_param
 
-SWEEP_DIR = notebook_param("SEQ2SEQ_SWEEP_DIR", "")
-METRIC = notebook_param("SEQ2SEQ_METRIC", "")
-CURVE_TAGS = notebook_param("SEQ2SEQ_CURVE_TAGS", [])
+sweep_dir = notebook_param("SEQ2SEQ_SWEEP_DIR", "")
+metric = notebook_param("SEQ2SEQ_METRIC", "")
+curve_tags = notebook_param("SEQ2SEQ_CURVE_TAGS", [])
 
 # %%
 import matplotlib.pyplot as plt
 
 from seq2seq.analysis import sweep_plots, tensorboard
 
-sweep = SWEEP_DIR or sweep_plots.latest_sweep(logs_dir() / "train" / "multiruns")
-table, varied, metric = sweep_plots.sweep_frame(sweep, METRIC or None)
+sweep = sweep_dir or sweep_plots.latest_sweep(logs_dir() / "train" / "multiruns")
+table, varied, metric = sweep_plots.sweep_frame(sweep, metric or None)
 print(f"{sweep}: {len(table)} jobs, sorted by {metric}; the sweep varied {varied}")
 
 # %% [markdown]
@@ -58,6 +60,6 @@ metric_fig = sweep_plots.plot_metric_vs_hparams(table, metric, varied)
 # ## Learning curves of every job (TensorBoard events)
 
 # %%
-tags = CURVE_TAGS or ["train/loss", "val/loss", metric.removeprefix("best/"), "train/real_tokens_per_sec"]
+tags = curve_tags or ["train/loss", "val/loss", metric.removeprefix("best/"), "train/real_tokens_per_sec"]
 curves = tensorboard.tensorboard_curves(sweep, tags)
 curve_fig = tensorboard.plot_curves(curves, tags, sweep_plots.job_labels(table, varied))

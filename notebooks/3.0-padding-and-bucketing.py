@@ -23,22 +23,22 @@
 # widths (`data.bucket_width_ratio`). Real target tokens/s is measured twice: as delivered by the
 # input pipeline, and through training steps of a fresh model of the run's size.
 #
-# Inputs (environment variables, or papermill parameters of the next cell): `SEQ2SEQ_RUN_DIR`
-# (default: the newest run under `logs/train` of the checkout), `SEQ2SEQ_MAX_EXAMPLES` (training pairs read,
-# 0 = all), the variants as JSON lists (`SEQ2SEQ_BATCH_SIZES`, `SEQ2SEQ_BATCH_TOKENS`,
-# `SEQ2SEQ_WIDTH_RATIOS`), `SEQ2SEQ_STEPS` and `SEQ2SEQ_ROUNDS` (timed train steps per
-# variant and round; 0 steps = no timing). Outputs are not committed.
+# Parameters (papermill `-p NAME VALUE`, or the environment variable `SEQ2SEQ_<NAME>`, lists as
+# JSON): `run_dir` (default: the newest run under `logs/train` of the checkout), `max_examples`
+# (training pairs read, 0 = all), the variants `batch_sizes`, `batch_tokens`, `width_ratios`,
+# `steps` and `rounds` (timed train steps per variant and round; 0 steps = no timing). Headless:
+# `papermill notebooks/3.0-padding-and-bucketing.ipynb out.ipynb -p run_dir RUN_DIR` (docs/notebooks.md). Outputs are not committed.
 
 # %% tags=["parameters"]
 from seq2seq.analysis.params import logs_dir, notebook_param
 
-RUN_DIR = notebook_param("SEQ2SEQ_RUN_DIR", "")
-MAX_EXAMPLES = notebook_param("SEQ2SEQ_MAX_EXAMPLES", 20000)
-BATCH_SIZES = notebook_param("SEQ2SEQ_BATCH_SIZES", [64])
-BATCH_TOKENS = notebook_param("SEQ2SEQ_BATCH_TOKENS", [1536, 3072, 6144])
-WIDTH_RATIOS = notebook_param("SEQ2SEQ_WIDTH_RATIOS", [1.1, 1.3])
-STEPS = notebook_param("SEQ2SEQ_STEPS", 20)
-ROUNDS = notebook_param("SEQ2SEQ_ROUNDS", 2)
+run_dir = notebook_param("SEQ2SEQ_RUN_DIR", "")
+max_examples = notebook_param("SEQ2SEQ_MAX_EXAMPLES", 20000)
+batch_sizes = notebook_param("SEQ2SEQ_BATCH_SIZES", [64])
+batch_tokens = notebook_param("SEQ2SEQ_BATCH_TOKENS", [1536, 3072, 6144])
+width_ratios = notebook_param("SEQ2SEQ_WIDTH_RATIOS", [1.1, 1.3])
+steps = notebook_param("SEQ2SEQ_STEPS", 20)
+rounds = notebook_param("SEQ2SEQ_ROUNDS", 2)
 
 # %%
 import keras
@@ -46,8 +46,8 @@ import keras
 from seq2seq.analysis import batching, find_runs
 from seq2seq.training.steps import make_train_step
 
-run_dir = RUN_DIR or find_runs(logs_dir() / "train")[-1]
-cfg, corpus, tokenizers = batching.run_data(run_dir, MAX_EXAMPLES)
+run_dir = run_dir or find_runs(logs_dir() / "train")[-1]
+cfg, corpus, tokenizers = batching.run_data(run_dir, max_examples)
 print(f"{run_dir}: {len(corpus)} training pairs of {cfg.data.name!r}")
 
 # %% [markdown]
@@ -60,9 +60,9 @@ lengths_fig = batching.plot_lengths(corpus, tokenizers, cfg.data)
 # ## Random vs bucketed batches: real-token fraction and tokens/s
 
 # %%
-configs = batching.batching_configs(cfg.data, BATCH_SIZES, BATCH_TOKENS, WIDTH_RATIOS)
-step = make_train_step(batching.fresh_model(cfg, tokenizers), keras.optimizers.Adam()) if STEPS else None
-table = batching.batching_table(corpus, tokenizers, configs, cfg.train.seed, step, STEPS, ROUNDS)
+configs = batching.batching_configs(cfg.data, batch_sizes, batch_tokens, width_ratios)
+step = make_train_step(batching.fresh_model(cfg, tokenizers), keras.optimizers.Adam()) if steps else None
+table = batching.batching_table(corpus, tokenizers, configs, cfg.train.seed, step, steps, rounds)
 table
 
 # %%

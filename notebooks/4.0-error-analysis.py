@@ -22,32 +22,33 @@
 # split in the run (`evaluations/<split>_*`), else the split is decoded here with the run's
 # decode config.
 #
-# Inputs (environment variables, or papermill parameters of the next cell): `SEQ2SEQ_RUN_DIR`
-# (default: the newest run under `logs/train` of the checkout), `SEQ2SEQ_SPLIT` (valid | test),
-# `SEQ2SEQ_LIMIT` (decode only the first N distinct sources; 0 = all), `SEQ2SEQ_BUCKETS`,
-# `SEQ2SEQ_WORST` (rows per bucket), `SEQ2SEQ_HEATMAPS`. Outputs are not committed.
+# Parameters (papermill `-p NAME VALUE`, or the environment variable `SEQ2SEQ_<NAME>`):
+# `run_dir` (default: the newest run under `logs/train` of the checkout), `split` (valid | test),
+# `limit` (decode only the first N distinct sources; 0 = all), `buckets`, `worst` (rows per
+# bucket), `heatmaps`. Headless:
+# `papermill notebooks/4.0-error-analysis.ipynb out.ipynb -p run_dir RUN_DIR` (docs/notebooks.md). Outputs are not committed.
 
 # %% tags=["parameters"]
 from seq2seq.analysis.params import logs_dir, notebook_param
 
-RUN_DIR = notebook_param("SEQ2SEQ_RUN_DIR", "")
-SPLIT = notebook_param("SEQ2SEQ_SPLIT", "test")
-LIMIT = notebook_param("SEQ2SEQ_LIMIT", 0)
-BUCKETS = notebook_param("SEQ2SEQ_BUCKETS", 4)
-WORST = notebook_param("SEQ2SEQ_WORST", 5)
-HEATMAPS = notebook_param("SEQ2SEQ_HEATMAPS", 3)
+run_dir = notebook_param("SEQ2SEQ_RUN_DIR", "")
+split = notebook_param("SEQ2SEQ_SPLIT", "test")
+limit = notebook_param("SEQ2SEQ_LIMIT", 0)
+buckets = notebook_param("SEQ2SEQ_BUCKETS", 4)
+worst = notebook_param("SEQ2SEQ_WORST", 5)
+heatmaps = notebook_param("SEQ2SEQ_HEATMAPS", 3)
 
 # %%
 from seq2seq.analysis import confusion, errors, find_runs
 from seq2seq.inference.attention import align, heatmap
 from seq2seq.runs.load import load_run
 
-run = load_run(RUN_DIR or find_runs(logs_dir() / "train")[-1])
-evaluation = errors.latest_evaluation(run.run_dir.path, SPLIT)
-predictions = errors.read_evaluation(evaluation) if evaluation else errors.decode_split(run, SPLIT, LIMIT)
+run = load_run(run_dir or find_runs(logs_dir() / "train")[-1])
+evaluation = errors.latest_evaluation(run.run_dir.path, split)
+predictions = errors.read_evaluation(evaluation) if evaluation else errors.decode_split(run, split, limit)
 scored = errors.score_sentences(predictions, run.cfg.task)
 column, higher_is_worse = errors.error_column(run.cfg.task)
-print(f"{run.run_dir}: {len(scored)} {SPLIT} sentences from {evaluation or 'decoding here'}; task {run.cfg.task}")
+print(f"{run.run_dir}: {len(scored)} {split} sentences from {evaluation or 'decoding here'}; task {run.cfg.task}")
 
 # %% [markdown]
 # ## Sentence score against source length
@@ -60,14 +61,14 @@ errors.by_length(scored, run.cfg.task)
 # ## The worst predictions of each length bucket
 
 # %%
-worst = errors.worst_by_length(scored, run.cfg.task, BUCKETS, WORST)
+worst = errors.worst_by_length(scored, run.cfg.task, buckets, worst)
 worst
 
 # %% [markdown]
 # ## Attention of the worst predictions (greedy decoding)
 
 # %%
-sources = list(worst.sort_values(column, ascending=not higher_is_worse)["source"][:HEATMAPS])
+sources = list(worst.sort_values(column, ascending=not higher_is_worse)["source"][:heatmaps])
 attention_fig = errors.show_images([heatmap(align(run.model, run.tokenizers, s)) for s in sources], sources)
 
 # %% [markdown]

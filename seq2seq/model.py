@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from seq2seq.config.hardware import Hardware, read_cpu_flags
 from seq2seq.config.model import ModelConfig
 from seq2seq.constants import BATCH_KEYS, EOS_ID
 from seq2seq.layers.bahdanau_decoder import BahdanauDecoder
@@ -47,94 +48,63 @@ class Seq2Seq(keras.Model):
         Stepping decode_step from encode's state over target_in_ids reproduces call()'s
         logits at real positions. Both work in tf.function with None dims.
 
-    Args: the vocabulary sizes plus the fields of `ModelConfig` (except `name`).
+    Args: the vocabulary sizes and a `ModelConfig` (its `name` is the Keras model's name;
+    `rnn` must be keras or fused: `auto` is resolved before, when training starts).
     """
 
-    def __init__(
-        self,
-        source_vocab_size,
-        target_vocab_size,
-        embedding_dim=128,
-        encoder_units=256,
-        encoder_layers=2,
-        bidirectional=True,
-        bidirectional_merge="concat",
-        decoder="luong",
-        decoder_units=256,
-        decoder_layers=1,
-        attention="general",
-        attention_units=256,
-        input_feeding=False,
-        bridge="dense",
-        tie_embeddings=False,
-        dropout=0.1,
-        rnn="keras",
-        **kwargs,
-    ):
+    def __init__(self, source_vocab_size, target_vocab_size, config: ModelConfig, **kwargs):
+        kwargs.setdefault("name", config.name)
         super().__init__(**kwargs)
-        self._hparams = {
-            "source_vocab_size": source_vocab_size,
-            "target_vocab_size": target_vocab_size,
-            "embedding_dim": embedding_dim,
-            "encoder_units": encoder_units,
-            "encoder_layers": encoder_layers,
-            "bidirectional": bidirectional,
-            "bidirectional_merge": bidirectional_merge,
-            "decoder": decoder,
-            "decoder_units": decoder_units,
-            "decoder_layers": decoder_layers,
-            "attention": attention,
-            "attention_units": attention_units,
-            "input_feeding": input_feeding,
-            "bridge": bridge,
-            "tie_embeddings": tie_embeddings,
-            "dropout": dropout,
-            "rnn": rnn,
-        }
+        if config.rnn not in ("keras", "fused"):
+            raise ValueError(
+                f"model.rnn={config.rnn!r}: resolve auto first "
+                "(seq2seq.config.hardware.resolve_auto, done when training starts)"
+            )
+        self.source_vocab_size, self.target_vocab_size = source_vocab_size, target_vocab_size
+        self.model_config = config
         self.encoder = MaskedGRUEncoder(
             source_vocab_size,
-            embedding_dim,
-            encoder_units,
-            num_layers=encoder_layers,
-            bidirectional=bidirectional,
-            merge_mode=bidirectional_merge,
-            dropout=dropout,
-            rnn=rnn,
+            config.embedding_dim,
+            config.encoder_units,
+            num_layers=config.encoder_layers,
+            bidirectional=config.bidirectional,
+            merge_mode=config.bidirectional_merge,
+            dropout=config.dropout,
+            rnn=config.rnn,
             name="encoder",
         )
-        self.bridge = Bridge(bridge, decoder_layers, decoder_units, name="bridge")
+        self.bridge = Bridge(
+            config.bridge, config.decoder_layers, config.decoder_units, name="bridge"
+        )
         self.decoder = self._make_decoder(target_vocab_size)
 
     def _make_decoder(self, target_vocab_size):
-        hp = self._hparams
+        c = self.model_config
         common = dict(
-            num_layers=hp["decoder_layers"],
-            attention=hp["attention"],
-            attention_units=hp["attention_units"],
-            dropout=hp["dropout"],
-            tie_embeddings=hp["tie_embeddings"],
+            num_layers=c.decoder_layers,
+            attention=c.attention,
+            attention_units=c.attention_units,
+            dropout=c.dropout,
+            tie_embeddings=c.tie_embeddings,
+            rnn=c.rnn,
             name="decoder",
         )
-        if hp["decoder"] == "luong":
-            if hp["input_feeding"]:
-                raise ValueError("input_feeding needs decoder='bahdanau'")
-            return LuongDecoder(
-                target_vocab_size,
-                hp["embedding_dim"],
-                hp["decoder_units"],
-                rnn=hp["rnn"],
-                **common,
+        if c.decoder == "luong":
+            return LuongDecoder(target_vocab_size, c.embedding_dim, c.decoder_units, **common)
+        if c.fused_bahdanau_falls_back():
+            log.warning(
+                "model.rnn=fused: the Bahdanau decoder's fused loop covers additive attention "
+                "only; with attention=%s the decoder runs the Keras step loop (the encoder "
+                "stays fused)",
+                c.attention,
             )
-        if hp["decoder"] == "bahdanau":
-            return BahdanauDecoder(
-                target_vocab_size,
-                hp["embedding_dim"],
-                hp["decoder_units"],
-                input_feeding=hp["input_feeding"],
-                rnn=hp["rnn"],
-                **common,
-            )
-        raise ValueError(f"decoder must be luong or bahdanau, got {hp['decoder']!r}")
+        return BahdanauDecoder(
+            target_vocab_size,
+            c.embedding_dim,
+            c.decoder_units,
+            input_feeding=c.input_feeding,
+            **common,
+        )
 
     def build(self, x_shape=None):
         """Creates all weights; shapes are data independent, so x_shape may be None."""
@@ -142,7 +112,7 @@ class Seq2Seq(keras.Model):
             return
         memory_units = self.encoder.output_units
         self.encoder.build((None, None))
-        self.bridge.build([(None, memory_units)] * self._hparams["encoder_layers"])
+        self.bridge.build([(None, memory_units)] * self.model_config.encoder_layers)
         self.decoder.build((None, None), None, (None, None, memory_units))
         self.built = True
 
@@ -191,16 +161,25 @@ class Seq2Seq(keras.Model):
         return logits
 
     def get_config(self):
+        """Keras' config plus the vocabulary sizes and every ModelConfig field but `name` (the
+        Keras name)."""
         config = super().get_config()
-        config.update(self._hparams)
+        fields = dataclasses.asdict(self.model_config)
+        del fields["name"]
+        config.update(
+            source_vocab_size=self.source_vocab_size,
+            target_vocab_size=self.target_vocab_size,
+            **fields,
+        )
         return config
 
-
-def model_kwargs(cfg: ModelConfig) -> dict:
-    """The Seq2Seq constructor kwargs of a ModelConfig (all fields but `name`)."""
-    kwargs = dataclasses.asdict(cfg)
-    kwargs.pop("name")
-    return kwargs
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        names = [f.name for f in dataclasses.fields(ModelConfig) if f.name != "name"]
+        model_config = ModelConfig(name=config["name"], **{k: config.pop(k) for k in names})
+        sizes = config.pop("source_vocab_size"), config.pop("target_vocab_size")
+        return cls(*sizes, model_config, **config)
 
 
 def build_model(
@@ -222,7 +201,7 @@ def build_model(
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)  # read by each layer when it is created
     try:
-        model = Seq2Seq(source_vocab_size, target_vocab_size, name=cfg.name, **model_kwargs(cfg))
+        model = Seq2Seq(source_vocab_size, target_vocab_size, cfg)
         model.build()
     finally:
         keras.config.set_dtype_policy(previous)
@@ -231,14 +210,12 @@ def build_model(
 
 @functools.cache
 def native_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """True if a GPU is visible or the CPU has bfloat16 instructions (avx512_bf16, amx_bf16)."""
+    """True if a GPU is visible or the CPU has bfloat16 instructions (avx512_bf16, amx_bf16);
+    True where the CPU flags cannot be read (not Linux: unknown, do not warn)."""
     if tf.config.list_physical_devices("GPU"):
         return True
-    try:
-        flags = set(cpuinfo.read_text().split())
-    except OSError:  # not Linux: unknown, do not warn
-        return True
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    flags = read_cpu_flags(cpuinfo)
+    return flags is None or Hardware(cpu_flags=flags).native_bfloat16
 
 
 def build_variables(model: Seq2Seq) -> None:

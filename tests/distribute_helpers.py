@@ -33,9 +33,10 @@ def _update(model, step, batch) -> tuple[dict, list[np.ndarray]]:
     return out, [b - a for b, a in zip(before, _weights(model))]
 
 
-def mirrored_step_against_one_device(clip_norms: str = "0,0.05") -> None:
+def mirrored_step_against_one_device(clip_norms: str = "0,0.05", adam: str = "1") -> None:
     """One SGD step on the global batch: on one device, under MirroredStrategy over 2 logical
-    CPUs, and the per-replica-mean alternative (each half's own mean loss, averaged)."""
+    CPUs, and the per-replica-mean alternative (each half's own mean loss, averaged); with
+    `adam` "1" also three Adam steps (`_adam_losses`)."""
     import keras
     import tensorflow as tf
 
@@ -90,7 +91,17 @@ def mirrored_step_against_one_device(clip_norms: str = "0,0.05") -> None:
                 "replicas_equal": replicas_equal,
             }
         )
-    print(json.dumps({"sgd": results, "adam": _adam_losses(strategy, dist, (x, y, mask))}))
+    adam_losses = _adam_losses(strategy, dist, (x, y, mask)) if adam == "1" else []
+    print(json.dumps({"sgd": results, "adam": adam_losses}))
+
+
+def mirrored_step_without_keras_private(clip_norms: str) -> None:
+    """`mirrored_step_against_one_device` (SGD only) as on a Keras whose optimizer has no
+    `_all_reduce_sum_gradients` (the name the adapter looks for is changed)."""
+    from seq2seq.training import keras_private
+
+    keras_private.ALL_REDUCE = "_all_reduce_renamed_by_a_later_keras"
+    mirrored_step_against_one_device(clip_norms, adam="0")
 
 
 def _adam_losses(strategy, dist, batch, steps: int = 3) -> list[list[float]]:

@@ -24,6 +24,7 @@ def tiny_config(**overrides) -> ModelConfig:
         encoder_units=4,
         encoder_layers=1,
         bidirectional=False,
+        bidirectional_merge="concat",
         decoder="luong",
         decoder_units=8,
         decoder_layers=1,
@@ -33,6 +34,7 @@ def tiny_config(**overrides) -> ModelConfig:
         bridge="dense",
         tie_embeddings=False,
         dropout=0.1,
+        rnn="keras",
     )
     return dataclasses.replace(base, **overrides)
 

@@ -57,7 +57,12 @@ def test_train_end_to_end(smoke_run):
     assert smoke_run.metrics["steps"] == 12 and smoke_run.metrics["stop_reason"] == "max_steps"
     assert "stopped at step 12: max_steps" in smoke_run.log
     assert (run_dir / ".hydra" / "config.yaml").exists()  # Hydra's own record of the run
-    assert "stopped at step 12" in (run_dir / "train.log").read_text()
+    log = (run_dir / "train.log").read_text()
+    assert "stopped at step 12" in log
+    # The first line: the machine, and model.rnn and train.precision (`auto`: its choice).
+    first = log.splitlines()[0]
+    assert "[seq2seq.train][INFO] hardware: CPU" in first, log[:300]
+    assert first.endswith("; model.rnn=keras, train.precision=float32"), log[:300]
 
 
 def test_evaluate_end_to_end(smoke_run_copy):

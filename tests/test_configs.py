@@ -12,6 +12,7 @@ import pytest
 import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_class
+from omegaconf import OmegaConf
 
 from seq2seq.config import (
     SCHEMAS,
@@ -127,10 +128,35 @@ def test_group_options_found():
 # --- schemas ------------------------------------------------------------------------------
 
 
+def with_model(settings: dict) -> dict:
+    """`settings` over a complete model (conf/model/gru_luong.yaml): the schema has none."""
+    model = OmegaConf.load(CONF / "model" / "gru_luong.yaml")
+    return OmegaConf.to_container(OmegaConf.merge({"model": model}, settings))
+
+
 def test_defaults_validate():
-    cfg = validate({}, TrainRunConfig)
+    cfg = validate(with_model({}), TrainRunConfig)
     assert cfg.data.format == "cmudict"
     assert isinstance(cfg.model, ModelConfig)
+    assert cfg.model.rnn == "auto" and cfg.train.precision == "auto"
+
+
+def test_the_model_has_no_defaults_in_the_schema():
+    with pytest.raises(ConfigError, match=r"^config key 'model': missing value; set model=…$"):
+        validate({}, TrainRunConfig)
+    model = with_model({})["model"]
+    del model["dropout"]
+    with pytest.raises(ConfigError, match=r"^config key 'model.dropout': missing value; set "):
+        validate({"model": model}, TrainRunConfig)
+
+
+@pytest.mark.parametrize("option", sorted(p.stem for p in (CONF / "model").glob("*.yaml")))
+def test_each_model_option_composes_to_exactly_the_schema_fields(option):
+    """conf/model/*.yaml hold every model setting (the schema has no defaults to fall back on,
+    and a key missing there could not be overridden on the command line); none holds more."""
+    cfg, typed = compose("train", f"model={option}")
+    assert set(cfg.model.keys()) == {f.name for f in dataclasses.fields(ModelConfig)}
+    assert typed.model.name == option
 
 
 @pytest.mark.parametrize(
@@ -159,7 +185,7 @@ def test_unknown_key_or_wrong_type_names_the_key(bad, key):
 )
 def test_cross_field_rules(bad, words):
     with pytest.raises(ConfigError, match=words.replace(".", r"\.")):
-        validate(bad, TrainRunConfig)
+        validate(with_model(bad), TrainRunConfig)
 
 
 def test_decode_greedy_requires_beam_one():

@@ -202,15 +202,22 @@ def tiny_real_model(decoder: str):
     keras.utils.set_random_seed(0)
     bahdanau = decoder == "bahdanau"
     cfg = ModelConfig(
+        name="tiny_search",
         embedding_dim=8,
         encoder_units=8,
         encoder_layers=1,
-        decoder_units=8,
+        bidirectional=True,
+        bidirectional_merge="concat",
         decoder=decoder,
+        decoder_units=8,
+        decoder_layers=1,
         attention="additive" if bahdanau else "general",
         attention_units=8,
         input_feeding=bahdanau,
+        bridge="dense",
+        tie_embeddings=False,
         dropout=0.5,
+        rnn="keras",
     )
     return build_model(cfg, 12, 12)
 

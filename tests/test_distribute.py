@@ -51,6 +51,21 @@ def test_mirrored_step_equals_the_one_device_step_and_per_replica_means_would_no
         assert mirrored == pytest.approx(single, abs=1e-5)
 
 
+def test_without_the_keras_private_the_mirrored_step_still_equals_the_one_device_step():
+    """If Keras drops `_all_reduce_sum_gradients`, the step hands it each replica's share of
+    the summed gradients (Keras sums them again): the same SGD update, with a warning."""
+    proc = run_python(
+        "import sys; from tests.distribute_helpers import mirrored_step_without_keras_private;"
+        " mirrored_step_without_keras_private('0,0.05')"
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "skip_gradient_all_reduce found no way" in proc.stderr
+    for case in json.loads(proc.stdout.splitlines()[-1])["sgd"]:
+        assert case["mirrored_loss"] == pytest.approx(case["single_loss"], abs=1e-5)
+        assert case["update_diff"] < 1e-5, case
+        assert case["replicas_equal"]
+
+
 @pytest.mark.parametrize(
     "fields, message",
     [

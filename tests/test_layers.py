@@ -1,6 +1,7 @@
 """Layer tests: encoder, attention, bridge and decoders — masking, shapes, cuDNN-eligible GRU
 settings, clear errors, and get_config/from_config round trips."""
 
+import dataclasses
 import json
 
 import keras
@@ -21,7 +22,7 @@ from seq2seq.layers import (
     MaskedGRUEncoder,
     make_attention,
 )
-from tests.model_helpers import randomize_weights
+from tests.model_helpers import randomize_weights, tiny_config
 
 LENGTHS = [5, 2, 1]  # batch of 3, right padded to S = 5
 
@@ -306,7 +307,7 @@ def test_decoder_dropout_is_active_only_in_training():
     "overrides, message",
     [
         (dict(bridge="copy", decoder_units=100), "bridge=copy needs"),
-        (dict(bridge="copy", encoder_units=128, decoder_layers=3), "decoder_layers"),
+        (dict(bridge="copy", decoder_units=4, decoder_layers=3), "decoder_layers"),
         (dict(attention="dot", decoder_units=100), "attention=dot needs"),
         (dict(input_feeding=True), "input_feeding needs"),
         (dict(attention="cosine"), "model.attention must be dot, general or additive"),
@@ -315,10 +316,18 @@ def test_decoder_dropout_is_active_only_in_training():
 )
 def test_model_config_rejects_inconsistent_settings(overrides, message):
     with pytest.raises(ConfigError, match=message):
-        ModelConfig(**overrides)
+        tiny_config(**overrides)
 
 
 def test_model_config_memory_units():
-    assert ModelConfig(encoder_units=128, bidirectional=True).memory_units == 256
-    assert ModelConfig(encoder_units=128, bidirectional_merge="sum").memory_units == 128
-    assert ModelConfig(encoder_units=128, bidirectional=False).memory_units == 128
+    assert tiny_config(encoder_units=128, bidirectional=True).memory_units == 256
+    bi_sum = tiny_config(encoder_units=128, bidirectional=True, bidirectional_merge="sum")
+    assert bi_sum.memory_units == 128
+    assert tiny_config(encoder_units=128, bidirectional=False).memory_units == 128
+
+
+def test_model_config_has_no_defaults():
+    """conf/model/*.yaml are the only place a model's values live."""
+    fields = len(dataclasses.fields(ModelConfig))
+    with pytest.raises(TypeError, match=f"missing {fields} required positional arguments"):
+        ModelConfig()

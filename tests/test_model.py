@@ -14,7 +14,6 @@ from omegaconf import OmegaConf
 from seq2seq.config import ModelConfig, validate
 from seq2seq.layers.attention_base import Memory
 from seq2seq.model import Seq2Seq, build_model, build_variables
-from seq2seq.training.losses import masked_cross_entropy_mean
 from tests.model_helpers import (
     BATCH_SPEC,
     SOURCE_VOCAB,
@@ -24,6 +23,7 @@ from tests.model_helpers import (
     random_model,
     tiny_config,
 )
+from tests.reference_losses import masked_cross_entropy_mean
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "model"
 
@@ -48,13 +48,40 @@ def sample_batch(seed=0, lengths=((5, 4), (2, 6), (1, 1))):
     return make_batch([Sequence.random(rng, s, t) for s, t in lengths], extra_source=1)
 
 
-@pytest.mark.parametrize("name", ["gru_luong", "gru_bahdanau", "tiny"])
+@pytest.mark.parametrize("name", sorted(p.stem for p in CONF.glob("*.yaml")))
 def test_yaml_configs_list_every_field_and_build(name):
     raw = OmegaConf.load(CONF / f"{name}.yaml")
     assert set(raw.keys()) == {f.name for f in dataclasses.fields(ModelConfig)}
-    model = build_model(validate(raw, ModelConfig), 32, 45)
+    cfg = validate(raw, ModelConfig)
+    assert cfg.rnn == "auto"  # resolved when training starts (seq2seq.training.hardware)
+    with pytest.raises(ValueError, match="model.rnn='auto': resolve auto first"):
+        build_model(cfg, 32, 45)
+    model = build_model(dataclasses.replace(cfg, rnn="keras"), 32, 45)
     x, _ = sample_batch()
     assert model(x).shape == (3, 6, 45)
+
+
+@pytest.mark.parametrize("attention", ["dot", "general", "additive"])
+def test_fused_bahdanau_with_an_attention_its_loop_does_not_cover_says_so(attention, caplog):
+    """rnn=fused runs the Bahdanau decoder's fused loop for additive attention only; any other
+    attention runs the Keras step loop, and building the model says so once."""
+    cfg = tiny_config(decoder="bahdanau", attention=attention, encoder_units=8, rnn="fused")
+    with caplog.at_level("WARNING", logger="seq2seq.model"):
+        build_model(cfg, SOURCE_VOCAB, TARGET_VOCAB)
+    warnings = [r.getMessage() for r in caplog.records if "fused loop" in r.getMessage()]
+    if attention == "additive":
+        assert warnings == []
+    else:
+        assert warnings == [
+            "model.rnn=fused: the Bahdanau decoder's fused loop covers additive attention only; "
+            f"with attention={attention} the decoder runs the Keras step loop (the encoder "
+            "stays fused)"
+        ]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="seq2seq.model"):
+        build_model(dataclasses.replace(cfg, rnn="keras"), SOURCE_VOCAB, TARGET_VOCAB)
+        build_model(tiny_config(attention=attention, encoder_units=8, rnn="fused"), 13, 17)
+    assert "fused loop" not in caplog.text  # keras, or the Luong decoder: nothing to say
 
 
 @pytest.mark.parametrize("decoder", ["luong", "bahdanau"])

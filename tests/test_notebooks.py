@@ -1,7 +1,8 @@
 """The committed notebooks: stripped of outputs, each .ipynb equal to its jupytext .py pair,
-and each executed in a real Jupyter kernel (nbclient) on the session's smoke run and on a small
-sweep made here (in the background, while the other notebooks run). A probe cell appended to
-each notebook prints what it computed as JSON."""
+and each executed by papermill in a real Jupyter kernel, with its parameters (`-p run_dir ...`,
+docs/notebooks.md), on the shared smoke run and on a small sweep made here (in the background,
+while the other notebooks run). A probe cell appended to each notebook prints what it computed
+as JSON."""
 
 import json
 import math
@@ -13,12 +14,15 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+import papermill
 import pytest
-from nbclient import NotebookClient
+from tensorboard.plugins.hparams import api_pb2
 
 from seq2seq.analysis import read_curves
 from seq2seq.analysis.params import logs_dir, notebook_param
+from seq2seq.runs.hparams import SWEEP_HPARAMS_DIR
 from tests.cli_helpers import BIN, ENV
+from tests.tensorboard_helpers import domain, hparams_records
 from tests.train_helpers import tiny_train_overrides
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -88,31 +92,35 @@ PROBES = {
 }
 
 
-def execute(name: str, cwd: Path, env: dict[str, str], monkeypatch) -> dict:
-    """Run notebooks/<name>.ipynb in a fresh kernel (working directory `cwd`, environment
-    variables `env` added) with its probe cell appended; return the probe's JSON and the
-    kernel's Python. Figures use matplotlib's Agg backend."""
+def execute(name: str, cwd: Path, parameters: dict, monkeypatch) -> dict:
+    """Run notebooks/<name>.ipynb by papermill in a fresh kernel (working directory `cwd`,
+    `parameters` injected after its `parameters` cell) with its probe cell appended; return the
+    probe's JSON and the kernel's Python. Figures use matplotlib's Agg backend."""
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
+    for key in list(os.environ):  # parameters only: no SEQ2SEQ_* fallback from outside
+        if key.startswith("SEQ2SEQ_"):
+            monkeypatch.delenv(key)
     notebook = nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
     found = f"{{'python': sys.executable, **{PROBES[name].strip()}}}"
     probe = (
         f"import json, sys\nprint({PROBE_MARK!r} + json.dumps({found}, default=lambda v: v.item()))"
     )
     notebook.cells.append(nbformat.v4.new_code_cell(probe))
-    client = NotebookClient(
-        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    source, executed = cwd / f"{name}.ipynb", cwd / f"{name}.out.ipynb"
+    nbformat.write(notebook, source)
+    papermill.execute_notebook(
+        source, executed, parameters, cwd=cwd, kernel_name="python3", progress_bar=False
     )
-    client.execute()
-    printed = [
-        line
+    notebook = nbformat.read(executed, as_version=4)
+    (injected,) = [c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert all(f"{key} = " in injected.source for key in parameters), injected.source
+    printed = "".join(  # papermill streams stdout in chunks that may split a line
+        output["text"]
         for cell in notebook.cells
         if cell.cell_type == "code"
         for output in cell.outputs
         if output.get("name") == "stdout"
-        for line in output["text"].splitlines()
-    ]
+    ).splitlines()
     (probe_line,) = [line for line in printed if line.startswith(PROBE_MARK)]
     result = json.loads(probe_line[len(PROBE_MARK) :])
     assert Path(result.pop("python")).resolve() == Path(sys.executable).resolve(), (
@@ -158,7 +166,7 @@ def small_sweep(sweep_process) -> Path:
 def test_runs_overview(sweep_process, smoke_run, tmp_path, monkeypatch):
     logs = tmp_path / "logs" / "train" / "runs"
     shutil.copytree(smoke_run.run_dir, logs / "smoke")
-    out = execute("1.0-runs-overview", tmp_path, {"SEQ2SEQ_LOG_ROOT": "logs/train"}, monkeypatch)
+    out = execute("1.0-runs-overview", tmp_path, {"log_root": "logs/train"}, monkeypatch)
     lines = out["printed"]
     assert lines[0] == "1 runs under logs/train"
     header, row = lines[1].split("\t"), lines[2].split("\t")
@@ -173,16 +181,16 @@ def test_runs_overview(sweep_process, smoke_run, tmp_path, monkeypatch):
 
 
 def test_padding_and_bucketing(sweep_process, smoke_run, tmp_path, monkeypatch):
-    env = {
-        "SEQ2SEQ_RUN_DIR": str(smoke_run.run_dir),
-        "SEQ2SEQ_MAX_EXAMPLES": "0",
-        "SEQ2SEQ_BATCH_SIZES": "[16]",
-        "SEQ2SEQ_BATCH_TOKENS": "[256]",
-        "SEQ2SEQ_WIDTH_RATIOS": "[1.1, 1.5]",
-        "SEQ2SEQ_STEPS": "1",
-        "SEQ2SEQ_ROUNDS": "1",
+    params = {
+        "run_dir": str(smoke_run.run_dir),
+        "max_examples": 0,
+        "batch_sizes": [16],
+        "batch_tokens": [256],
+        "width_ratios": [1.1, 1.5],
+        "steps": 1,
+        "rounds": 1,
     }
-    out = execute("3.0-padding-and-bucketing", tmp_path, env, monkeypatch)
+    out = execute("3.0-padding-and-bucketing", tmp_path, params, monkeypatch)
     table, pairs = out["table"], out["pairs"]
     assert list(table) == [
         "random 16",
@@ -207,13 +215,8 @@ def test_padding_and_bucketing(sweep_process, smoke_run, tmp_path, monkeypatch):
 
 
 def test_error_analysis(sweep_process, smoke_run, tmp_path, monkeypatch):
-    env = {
-        "SEQ2SEQ_RUN_DIR": str(smoke_run.run_dir),
-        "SEQ2SEQ_BUCKETS": "3",
-        "SEQ2SEQ_WORST": "2",
-        "SEQ2SEQ_HEATMAPS": "2",
-    }
-    out = execute("4.0-error-analysis", tmp_path, env, monkeypatch)
+    params = {"run_dir": str(smoke_run.run_dir), "buckets": 3, "worst": 2, "heatmaps": 2}
+    out = execute("4.0-error-analysis", tmp_path, params, monkeypatch)
     assert out["task"] == "g2p" and out["evaluation"] == "None"  # decoded in the notebook
     # The same greedy decoding of the best checkpoint as the run's own final evaluation.
     assert out["wer"] == pytest.approx(smoke_run.metrics["best/test/wer"])
@@ -234,9 +237,7 @@ def test_error_analysis(sweep_process, smoke_run, tmp_path, monkeypatch):
 
 
 def test_sweep_analysis(small_sweep, tmp_path, monkeypatch):
-    out = execute(
-        "2.0-sweep-analysis", tmp_path, {"SEQ2SEQ_SWEEP_DIR": str(small_sweep)}, monkeypatch
-    )
+    out = execute("2.0-sweep-analysis", tmp_path, {"sweep_dir": str(small_sweep)}, monkeypatch)
     metrics = {job: json.loads((small_sweep / job / "metrics.json").read_text()) for job in "01"}
     assert out["metric"] == "best/val/loss" and out["varied"] == ["model.dropout"]
     assert out["status"] == ["ok", "ok"] and sorted(out["jobs"]) == ["0", "1"]
@@ -255,6 +256,22 @@ def test_sweep_analysis(small_sweep, tmp_path, monkeypatch):
             assert steps == [float(s) for s, _ in jsonl[tag]], (job, tag)
             assert values == pytest.approx([v for _, v in jsonl[tag]], rel=1e-6), (job, tag)
         assert len(out["curves"]["train/loss"][label][0]) == 4
+
+
+def test_the_sweep_writes_one_hparams_experiment_over_its_jobs(small_sweep):
+    """TensorBoard's HParams dashboard on `tensorboard --logdir SWEEP_DIR`: one experiment
+    (SWEEP_DIR/hparams/, written at the sweep's end) with both dropouts in its domain; each job
+    a trial record that ended successfully, and no experiment of its own."""
+    experiment = hparams_records(small_sweep / SWEEP_HPARAMS_DIR)["experiment"]
+    infos = {info.name: info for info in experiment.hparam_infos}
+    assert domain(infos["model.dropout"]) == pytest.approx([0.0, 0.2])
+    metrics = json.loads((small_sweep / "0" / "metrics.json").read_text())
+    best = sorted(k for k in metrics if k.startswith(("best/val/", "best/test/")))
+    assert sorted(m.name.tag for m in experiment.metric_infos) == best
+    for job in "01":
+        records = hparams_records(small_sweep / job / "tensorboard")
+        assert set(records) == {"session_start_info", "session_end_info"}, job
+        assert records["session_end_info"].status == api_pb2.STATUS_SUCCESS
 
 
 def test_notebook_param_reads_typed_environment_values(monkeypatch):

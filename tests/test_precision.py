@@ -1,6 +1,8 @@
 """`train.precision=mixed_bfloat16`: float32 weights, bfloat16 compute; what padding may and
 may not change under it; a run trained so loads and evaluates as a float32 model."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -43,9 +45,10 @@ CONFIGS = {
 
 
 def test_unknown_precision_is_named():
-    message = r"^train\.precision must be float32 or mixed_bfloat16, got 'float16'$"
+    message = r"^train\.precision must be float32, mixed_bfloat16 or auto, got 'float16'$"
+    settings = {"model": dataclasses.asdict(tiny_config()), "train": {"precision": "float16"}}
     with pytest.raises(ConfigError, match=message):
-        validate({"train": {"precision": "float16"}}, TrainRunConfig)
+        validate(settings, TrainRunConfig)
 
 
 def test_the_fused_gru_runs_its_recurrence_in_float32_under_bfloat16():

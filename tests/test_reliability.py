@@ -336,7 +336,7 @@ def test_reliability_settings_are_validated(tmp_path, override, message):
         tiny_train_config(tmp_path, override)
 
 
-# --- bad input (README, Troubleshooting) --------------------------------------------------
+# --- bad input (docs/troubleshooting.md) --------------------------------------------------
 def test_evaluate_and_translate_on_a_run_without_checkpoints(smoke_run, tmp_path):
     """What the verbs print after `error: ` (the CLI's one line, exit status 2)."""
     from seq2seq.cli.evaluate import evaluate
@@ -370,8 +370,7 @@ def test_unwritable_translation_output_is_one_line(smoke_run, tmp_path):
 
 
 def test_every_test_in_the_troubleshooting_table_exists():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme.split("## Troubleshooting", 1)[1]
+    table = (ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
     named = re.findall(r"`tests/(test_\w+\.py)::(test_\w+)`", table)
     assert len(named) >= 20
     missing = [

@@ -177,7 +177,8 @@ def test_each_experiments_commands_compose_to_their_recorded_settings(directory)
     """Every training and evaluation command of experiments/NAME composes and validates, and a
     recorded run's command, composed today, trains the steps and batch tokens it recorded: a
     recipe that changes under its recorded runs (a default inherited by an older experiment)
-    fails here until the runs pin what they were trained with."""
+    fails here until the runs pin what they were trained with. No run leaves model.rnn or
+    train.precision to `auto`, which would choose by the machine it runs on."""
     from tests.cli_helpers import verb_config
 
     task = {"g2p_cmudict": "g2p", "mt_spa_eng": "translation"}[directory.name]
@@ -185,6 +186,7 @@ def test_each_experiments_commands_compose_to_their_recorded_settings(directory)
     for name, run in load_spec(directory).runs.items():
         cfg = verb_config("train", *run.train)
         assert cfg.task == task
+        assert "auto" not in (cfg.model.rnn, cfg.train.precision), f"{name}: pin them"
         figures = recorded.get(name, {})
         if "train/steps" in figures:
             assert cfg.train.max_steps == figures["train/steps"], name

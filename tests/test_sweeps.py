@@ -24,6 +24,7 @@ from seq2seq.analysis.sweeps import (
     lower_is_better,
     read_status,
     summarize_sweep,
+    sweep_objective,
     sweep_rows,
     write_status,
 )
@@ -161,6 +162,19 @@ def test_lower_is_better(metric, lower):
     assert lower_is_better(metric) is lower
 
 
+def test_an_optuna_sweep_without_multirun_yaml_takes_its_objective_from_a_job(tmp_path):
+    """hydra-optuna-sweeper writes no multirun.yaml: the first job's .hydra/ holds the
+    objective and the direction."""
+    for job, loss in (("0", 3.0), ("1", 2.0)):
+        directory = make_job(tmp_path, job, [f"model.dropout=0.{job}"], None, run_metrics(loss))
+        config = {"optimized_metric": "best/val/loss", "model": {"dropout": 0.1}}
+        (directory / ".hydra/config.yaml").write_text(yaml.safe_dump(config))
+        sweeper = {"hydra": {"sweeper": {"direction": "minimize"}}}
+        (directory / ".hydra/hydra.yaml").write_text(yaml.safe_dump(sweeper))
+    assert sweep_objective(tmp_path) == ("best/val/loss", "minimize")
+    assert [r.job for r in summarize_sweep(tmp_path)] == ["1", "0"]  # best/val/loss 0.2 first
+
+
 def test_status_file_round_trip(tmp_path):
     write_status(tmp_path, "failed", "first line\n  second line")
     assert json.loads((tmp_path / "status.json").read_text()) == {
@@ -188,6 +202,31 @@ def test_summarize_command_rejects_a_directory_without_jobs(tmp_path, capsys):
         summarize_main([str(tmp_path)])
     assert exit_info.value.code == 2
     assert "no jobs under" in capsys.readouterr().err
+
+
+def test_summarize_command_refuses_a_run_directory(smoke_run, capsys):
+    """A plain run (its .hydra/ at the top, evaluations/ below) is not a sweep: nothing is
+    written into it (the shared smoke run is checked unchanged at the end)."""
+    with pytest.raises(SystemExit) as exit_info:
+        summarize_main([str(smoke_run.run_dir)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {smoke_run.run_dir} is a run, not a sweep") and "\n" == err[-1]
+    assert not (smoke_run.run_dir / "summary.md").exists()
+
+
+def test_summarize_command_refuses_an_unknown_metric(fake_sweep, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        summarize_main([str(fake_sweep), "--metric", "best/val/bleu"])
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"error: --metric best/val/bleu: no job of {fake_sweep} has it; available: "
+        "best/val/loss, best/val/wer, best/test/wer, steps, train_seconds, real_tokens_per_sec"
+    )
+    assert not (fake_sweep / "summary.md").exists()
+    summarize_main([str(fake_sweep), "--metric", "best/test/wer"])  # one that exists
+    assert (fake_sweep / "summary.md").exists()
 
 
 def sweep_config(sweep: Path, metric: str | None = "best/val/wer"):
@@ -444,9 +483,26 @@ def test_the_optuna_search_config():
         "train.label_smoothing",
         "data.batch_tokens",
     }
+    typed = OmegaConf.structured(validate(cfg, TrainRunConfig))
     for key in sweeper.params:  # every searched key exists in the schema
-        assert OmegaConf.select(OmegaConf.structured(TrainRunConfig), key) is not None, key
+        assert OmegaConf.select(typed, key) is not None, key
+
+
+def test_the_optuna_search_at_debug_smoke_searches_smoke_sizes():
+    """hparams_search=g2p_optuna debug=smoke: the same keys, sizes around the smoke model's
+    (the full search starts at 64 units), and the validation loss as objective (after the
+    smoke run's 20 steps every trial's WER is 100: a tie). debug=smoke alone sweeps nothing."""
+    full = compose_verb("train", "hparams_search=g2p_optuna", hydra=True)
+    cfg = compose_verb("train", "hparams_search=g2p_optuna", "debug=smoke", hydra=True)
+    params = cfg.hydra.sweeper.params
+    assert set(params) == set(full.hydra.sweeper.params)
+    for key in ("model.encoder_units", "model.decoder_units"):
+        sizes = [int(v) for v in params[key].removeprefix("choice(").rstrip(")").split(",")]
+        assert max(sizes) <= 2 * cfg.model.decoder_units and cfg.model[key.split(".")[1]] in sizes
+    assert cfg.optimized_metric == "best/val/loss" and cfg.train.monitor == "val/loss"
+    assert cfg.hydra.sweeper.direction == "minimize" and cfg.train.max_steps == 20
     validate(cfg, TrainRunConfig)
+    assert not compose_verb("train", "debug=smoke", hydra=True).hydra.sweeper.get("params")
 
 
 @pytest.mark.parametrize("verb", ["prepare", "train", "evaluate", "translate", "export"])

@@ -243,6 +243,14 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     with pytest.raises(trainer_module.NonFiniteLossError, match=r"loss is nan at step 8.*ckpt-6"):
         fit(cfg, tmp_path / "run")
     assert tf.train.latest_checkpoint(str(tmp_path / "run/checkpoints/last")).endswith("ckpt-6")
+    # TensorBoard's HParams dashboard shows the run as failed.
+    from tensorboard.plugins.hparams import api_pb2
+
+    from tests.tensorboard_helpers import hparams_records
+
+    records = hparams_records(tmp_path / "run/tensorboard")
+    assert records["session_end_info"].status == api_pb2.STATUS_FAILURE
+    assert records["session_start_info"].hparams["train.max_steps"].number_value == 12
 
 
 def test_early_stopping_on_the_monitored_metric(tmp_path, no_final_evaluation):

@@ -48,6 +48,9 @@ def tiny_train_overrides(corpus_dir: Path, *overrides: str) -> list[str]:
         f"tokenizer.target.vocab_size={4 + len(LETTERS)}",
         "tokenizer.target.add_dummy_prefix=false",
         "model=tiny",
+        # Not `auto`: the tests train the same model and precision on any machine.
+        "model.rnn=keras",
+        "train.precision=float32",
         "task=g2p",
         "train.max_steps=12",
         "train.log_every=2",

@@ -18,12 +18,11 @@ from typing import Any
 import yaml
 
 from seq2seq.files import atomic_write_json, atomic_write_text
+from seq2seq.runs.run_dir import METRICS_FILE, STATUS_FILE
 
-STATUS_FILE = "status.json"
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
 OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
-METRICS_FILE = "metrics.json"
 MULTIRUN_FILE = "multirun.yaml"  # Hydra's composed config of the sweep, in the sweep dir
 OK, FAILED = "ok", "failed"
 # metrics.json keys shown besides best/val/* and best/test/*.
@@ -133,12 +132,22 @@ def sweep_rows(sweep_dir: str | Path) -> list[SweepRow]:
 
 
 def sweep_objective(sweep_dir: str | Path) -> tuple[str | None, str | None]:
-    """(optimized_metric, the sweeper's direction or None) from the sweep's multirun.yaml."""
+    """(optimized_metric, the sweeper's direction or None) from the sweep's multirun.yaml, or
+    from its first job's .hydra/ where there is none (hydra-optuna-sweeper writes none)."""
     path = Path(sweep_dir) / MULTIRUN_FILE
-    if not path.exists():
-        return None, None
-    cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    direction = ((cfg.get("hydra") or {}).get("sweeper") or {}).get("direction")
+    if path.exists():
+        cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        hydra = cfg.get("hydra") or {}
+    else:
+        jobs = [d / ".hydra" for d in job_dirs(sweep_dir) if (d / ".hydra/config.yaml").exists()]
+        if not jobs:
+            return None, None
+        cfg = yaml.safe_load((jobs[0] / "config.yaml").read_text(encoding="utf-8")) or {}
+        hydra_file = jobs[0] / "hydra.yaml"
+        hydra = {}
+        if hydra_file.exists():
+            hydra = (yaml.safe_load(hydra_file.read_text(encoding="utf-8")) or {}).get("hydra", {})
+    direction = (hydra.get("sweeper") or {}).get("direction")
     return cfg.get("optimized_metric"), direction if isinstance(direction, str) else None
 
 

@@ -20,6 +20,7 @@ from seq2seq.analysis.sweeps import (
     summarize_sweep,
     varying_overrides,
 )
+from seq2seq.runs.hparams import write_sweep_experiment
 
 log = logging.getLogger("seq2seq.sweep")
 
@@ -46,6 +47,7 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir, metric, direction = _objective(config)
         rows = summarize_sweep(sweep_dir, metric=metric, direction=direction)
+        write_sweep_experiment(sweep_dir)  # TensorBoard's HParams dashboard over all jobs
         failed = report(rows, sweep_dir, metric)
         if failed:
             sys.exit(1)

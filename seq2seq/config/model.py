@@ -3,43 +3,56 @@
 from dataclasses import dataclass
 
 from seq2seq.config.checks import check_choice
+from seq2seq.config.hardware import AUTO
 from seq2seq.errors import ConfigError
 
 
 @dataclass
 class ModelConfig:
-    name: str = "gru_luong"
-    embedding_dim: int = 128  # source and target embedding size
+    """The model's settings. No field has a default: each conf/model/*.yaml lists every field,
+    and is the one place where a model's values live (tests/test_configs.py checks that each
+    composes to exactly these fields)."""
+
+    name: str
+    embedding_dim: int  # source and target embedding size
     # Encoder: GRU stack over source embeddings (units per direction).
-    encoder_units: int = 256
-    encoder_layers: int = 2
-    bidirectional: bool = True
+    encoder_units: int
+    encoder_layers: int
+    bidirectional: bool
     # How the two directions' outputs (and final states) are merged: concat | sum.
-    bidirectional_merge: str = "concat"
+    bidirectional_merge: str
     # Decoder: luong (GRU over the whole target, then batched attention; fast)
     #          bahdanau (attention from the previous state at each step; step loop).
-    decoder: str = "luong"
-    decoder_units: int = 256
-    decoder_layers: int = 1
+    decoder: str
+    decoder_units: int
+    decoder_layers: int
     # Attention: dot | general (Luong) | additive (Bahdanau).
-    attention: str = "general"
-    attention_units: int = 256  # additive attention hidden size
-    input_feeding: bool = False  # bahdanau decoder only
+    attention: str
+    attention_units: int  # additive attention hidden size
+    input_feeding: bool  # bahdanau decoder only
     # Decoder initial state from the encoder final states: copy | dense | zero.
     # copy: the top `decoder_layers` encoder states, needs memory_units == decoder_units.
-    bridge: str = "dense"
-    tie_embeddings: bool = False  # output projection = target embedding^T (projected if needed)
-    dropout: float = 0.1  # on embeddings, between GRU layers and before the output layer
-    # GRU implementation of the encoder and the Luong decoder (same weights, checkpoints load
-    # either way): keras (keras.layers.GRU; cuDNN on a GPU) | fused (input projections of all
-    # steps in one matmul, hand-written backward pass; faster on the CPU).
-    rnn: str = "keras"
+    bridge: str
+    tie_embeddings: bool  # output projection = target embedding^T (projected if needed)
+    dropout: float  # on embeddings, between GRU layers and before the output layer
+    # GRU implementation of the encoder and the decoder (same weights, checkpoints load either
+    # way): keras (keras.layers.GRU; cuDNN on a GPU) | fused (input projections of all steps in
+    # one matmul, a C++ recurrence with a hand-written backward pass; faster on the CPU; the
+    # Bahdanau decoder's fused loop covers additive attention only) | auto (fused where its
+    # kernel loaded and training runs on the CPU, keras on a GPU: seq2seq/config/hardware.py;
+    # resolved when training starts and recorded in run_config.yaml).
+    rnn: str
 
     @property
     def memory_units(self) -> int:
         """Size of the encoder outputs (memory) and of each encoder final state."""
         both = self.bidirectional and self.bidirectional_merge == "concat"
         return self.encoder_units * (2 if both else 1)
+
+    def fused_bahdanau_falls_back(self) -> bool:
+        """rnn=fused with the Bahdanau decoder and an attention its fused loop does not cover
+        (only additive): that decoder runs the Keras step loop."""
+        return self.rnn == "fused" and self.decoder == "bahdanau" and self.attention != "additive"
 
     def __post_init__(self) -> None:
         self._check_choices()
@@ -53,7 +66,7 @@ class ModelConfig:
             "attention": ("dot", "general", "additive"),
             "bridge": ("copy", "dense", "zero"),
             "bidirectional_merge": ("concat", "sum"),
-            "rnn": ("keras", "fused"),
+            "rnn": ("keras", "fused", AUTO),
         }
         for key, allowed in choices.items():
             check_choice(f"model.{key}", getattr(self, key), allowed)

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from seq2seq.config.checks import check_choice
+from seq2seq.config.hardware import AUTO
 from seq2seq.errors import ConfigError
 
 
@@ -69,11 +70,14 @@ class TrainConfig:
     val_decode_examples: int = 1000
     num_samples: int = 5  # sample predictions written to TensorBoard text
     jit_compile: bool = False
-    # Compute precision of training (PRECISIONS): mixed_bfloat16 pays on CPUs with AVX-512 BF16
-    # or AMX (oneDNN), Ampere+ GPUs and TPUs; weights and checkpoints stay float32. Validation
-    # and the final scores of training decode with this model; seq2seq-evaluate, translate and
-    # export compute in decode.precision (float32 by default). Needs model.rnn=keras.
-    precision: str = "float32"
+    # Compute precision of training (PRECISIONS, or auto): mixed_bfloat16 pays on CPUs with
+    # AVX-512 BF16 or AMX (oneDNN), Ampere+ GPUs and TPUs; weights and checkpoints stay float32;
+    # with model.rnn=fused the GRU recurrence stays in float32. auto: mixed_bfloat16 on such
+    # hardware, float32 elsewhere (seq2seq/config/hardware.py; resolved when training starts
+    # and recorded in run_config.yaml). Validation and the final scores of training decode with
+    # this model; seq2seq-evaluate, translate and export compute in decode.precision (float32
+    # by default).
+    precision: str = AUTO
     # TensorFlow intra-/inter-op threads (0 = TensorFlow's default, all cores). Set it to
     # cores / n_jobs for parallel sweep jobs on one machine (hydra/launcher=local).
     num_threads: int = 0
@@ -114,7 +118,7 @@ class TrainConfig:
                 f"train.devices={self.devices}: a count >= 0, used by train.strategy=mirrored "
                 "only (multi_worker uses each machine's GPUs, or its CPU)"
             )
-        check_choice("train.precision", self.precision, PRECISIONS)
+        check_choice("train.precision", self.precision, (*PRECISIONS, AUTO))
         if self.jit_compile and self.strategy != "default":
             raise ConfigError("train.jit_compile=true works with train.strategy=default only")
         if not 0.0 <= self.label_smoothing < 1.0:

@@ -26,15 +26,17 @@ def masked_softmax(scores, memory_padding_mask):
     """Softmax over the last axis that gives exactly 0 to padded positions.
 
     Args:
-        scores: (B, T, S) float.
+        scores: (B, T, S) or (B, S) float.
         memory_padding_mask: bool (B, S), True = real position; no all-padding row.
 
     Returns:
-        (B, T, S) weights; each row sums to 1 over its real positions.
+        weights shaped as scores; each row sums to 1 over its real positions.
     """
-    mask = ops.cast(memory_padding_mask, "bool")[:, None, :]  # (B, 1, S)
-    scores = ops.where(mask, scores, ops.full_like(scores, _MASKED_SCORE))  # (B, T, S)
-    weights = ops.softmax(scores, axis=-1)  # (B, T, S)
+    mask = ops.cast(memory_padding_mask, "bool")  # (B, S)
+    if len(scores.shape) == 3:
+        mask = mask[:, None, :]  # (B, 1, S)
+    scores = ops.where(mask, scores, ops.cast(_MASKED_SCORE, scores.dtype))
+    weights = ops.softmax(scores, axis=-1)
     return ops.where(mask, weights, ops.zeros_like(weights))
 
 

@@ -1,4 +1,5 @@
-"""Bahdanau (additive) attention."""
+"""Bahdanau (additive) attention: the layer, and its score math (`additive_scores`), which the
+fused decoder loop (`bahdanau_recurrence`) calls too."""
 
 import keras
 from keras import ops
@@ -35,11 +36,30 @@ class BahdanauAttention(AttentionBase):
         return self.memory_projection(memory)  # (B, S, A)
 
     def score(self, query, keys):
-        query = self.query_projection(query)  # (B, T, A)
-        hidden = ops.tanh(query[:, :, None, :] + keys[:, None, :, :])  # (B, T, S, A)
-        return ops.squeeze(self.energy(hidden), axis=-1)  # (B, T, S)
+        kernel = ops.cast(self.query_projection.kernel, query.dtype)  # (H_q, A)
+        energy = ops.cast(self.energy.kernel, query.dtype)[:, 0]  # (A,)
+        return additive_scores(query, keys, kernel, energy)[1]  # (B, T, S)
 
     def get_config(self):
         config = super().get_config()
         config.update({"units": self.units})
         return config
+
+
+def additive_scores(query, keys, query_kernel, energy):
+    """score(q, m) = v . tanh(q W_q + keys), keys = W_m m + b (`project_memory`).
+
+    Args:
+        query: (B, H_q) for one step or (B, T, H_q).
+        keys: (B, S, A).
+        query_kernel: W_q (H_q, A); energy: v (A,); all of the query's dtype.
+
+    Returns:
+        hidden: tanh(q W_q + keys), (B, S, A) or (B, T, S, A).
+        scores: (B, S) or (B, T, S).
+    """
+    projected = ops.expand_dims(ops.matmul(query, query_kernel), -2)  # (B, [T,] 1, A)
+    if len(query.shape) == 3:
+        keys = keys[:, None, :, :]  # (B, 1, S, A)
+    hidden = ops.tanh(projected + keys)
+    return hidden, ops.tensordot(hidden, energy, 1)

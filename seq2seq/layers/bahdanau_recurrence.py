@@ -16,7 +16,9 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from seq2seq.layers.masked_gru import _gates
+from seq2seq.layers.attention_base import masked_softmax
+from seq2seq.layers.bahdanau_attention import additive_scores
+from seq2seq.layers.gru_math import gru_gates
 
 
 class Weights(NamedTuple):
@@ -55,19 +57,17 @@ def _arrays(count, steps, dtype):
 
 
 def _attend(query_state, keys, memory, memory_mask, w):
-    """Additive attention: query_state (B, H) -> hidden layer (B, S, A), context (B, H_mem),
-    weights (B, S), exactly 0 at padded memory positions."""
-    hidden = tf.tanh(tf.matmul(query_state, w.query)[:, None, :] + keys)  # (B, S, A)
-    scores = tf.tensordot(hidden, w.energy, 1)  # (B, S)
-    scores = tf.where(memory_mask, scores, tf.cast(-1e9, scores.dtype))
-    weights = tf.where(memory_mask, tf.nn.softmax(scores, axis=-1), tf.zeros_like(scores))
+    """`BahdanauAttention.attend` on weight tensors: query_state (B, H) -> hidden layer
+    (B, S, A), context (B, H_mem), weights (B, S), exactly 0 at padded memory positions."""
+    hidden, scores = additive_scores(query_state, keys, w.query, w.energy)  # (B, S, A), (B, S)
+    weights = masked_softmax(scores, memory_mask)  # (B, S)
     context = tf.linalg.matvec(memory, weights, transpose_a=True)  # (B, H_mem)
     return hidden, context, weights
 
 
 def _gru(x, state, kernel, input_bias, recurrent_kernel, recurrent_bias):
     """One Keras GRUCell step (reset_after): -> new state, gates (B, 2H), n, s U_n + b_n."""
-    gates, candidate, candidate_h = _gates(
+    gates, candidate, candidate_h = gru_gates(
         state, tf.matmul(x, kernel) + input_bias, recurrent_kernel, recurrent_bias
     )
     update = gates[:, : state.shape[-1]]

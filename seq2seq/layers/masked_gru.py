@@ -4,7 +4,7 @@ Same math and weights as `keras.layers.GRU(reset_after=True)` (it holds a `keras
 as `cell`, so checkpoints load either way and `cell` serves single decoding steps), computed as
 Keras' CPU loop cannot: the input projection `x W + b_x` of every step in one matmul, then a
 loop over the recurrent part only (`h U + b_h` and the gate math). Keras 3's CPU GRU does the
-input matmul inside its per-step loop (TF-NOTES).
+input matmul inside its per-step loop (`GRUCell.call` in keras/src/layers/rnn/gru.py).
 
 The recurrence runs in a C++ kernel (`kernels/gru_sequence.cc`, built by `make`: the whole
 time loop in one op, gate math fused per step) when its library is there, and in plain
@@ -18,6 +18,7 @@ import logging
 import keras
 import tensorflow as tf
 
+from seq2seq.layers.gru_math import gru_gates
 from seq2seq.layers.kernels.build import LIBRARY
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,11 @@ def _load_kernels():
 KERNELS = _load_kernels()
 # Which recurrence `MaskedGRU` runs: "kernel" (C++) or "tensorflow" (tf.scan); tests set it.
 IMPLEMENTATION = "kernel" if KERNELS is not None else "tensorflow"
+
+
+def fused_kernel_available() -> bool:
+    """True if `MaskedGRU` runs the C++ kernel (its library loaded), False if plain TF ops."""
+    return IMPLEMENTATION == "kernel"
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -104,17 +110,6 @@ def _last_real(states, keep):
     lengths = tf.cast(tf.reduce_sum(keep[:, :, 0], axis=0), tf.int32)  # (B,)
     rows = tf.range(tf.shape(lengths)[0])
     return tf.gather_nd(states, tf.stack([tf.maximum(lengths - 1, 0), rows], axis=1))
-
-
-def _gates(h, x_t, recurrent_kernel, recurrent_bias):
-    """One step's gates: h (B, H), x_t (B, 3H) = x W + b_x -> update/reset (B, 2H),
-    candidate (B, H), h U_h + b_h (B, H)."""
-    units = recurrent_kernel.shape[0]
-    h_proj = tf.matmul(h, recurrent_kernel) + recurrent_bias  # (B, 3H)
-    zr = tf.sigmoid(x_t[:, : 2 * units] + h_proj[:, : 2 * units])  # (B, 2H)
-    candidate_h = h_proj[:, 2 * units :]  # (B, H)
-    candidate = tf.tanh(x_t[:, 2 * units :] + zr[:, units:] * candidate_h)  # (B, H)
-    return zr, candidate, candidate_h
 
 
 def _kernel_sequence(parallel: bool):
@@ -186,7 +181,7 @@ def _recurrence(projected, keep, initial_state, recurrent_kernel, recurrent_bias
     def step(carry, elems):
         h = carry[0]
         x_t, keep_t = elems
-        zr, candidate, candidate_h = _gates(h, x_t, recurrent_kernel, recurrent_bias)
+        zr, candidate, candidate_h = gru_gates(h, x_t, recurrent_kernel, recurrent_bias)
         new = candidate + zr[:, :units] * (h - candidate)  # z h + (1 - z) candidate
         return h + keep_t * (new - h), zr, candidate, candidate_h
 

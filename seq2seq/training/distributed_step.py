@@ -16,6 +16,7 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
+from seq2seq.training.keras_private import skip_gradient_all_reduce, warn_once
 from seq2seq.training.losses import real_token_cross_entropy
 from seq2seq.training.metrics import real_token_correct
 from seq2seq.training.steps import batch_stats, real_token_outputs
@@ -45,9 +46,18 @@ def make_distributed_train_step(
     the summed gradients, by which they are clipped. With `skip_nonfinite` the update is
     applied only when that norm is finite."""
     variables = model.trainable_variables
-    # Keras 3 optimizers sum gradients over replicas inside apply_gradients (there is no
+    # Keras 3 optimizers sum gradients over replicas inside apply_gradients (there is no public
     # switch); the step sums them itself, once, to clip by the norm of the sum.
-    optimizer._all_reduce_sum_gradients = lambda grads_and_vars: list(grads_and_vars)
+    keras_sums = not skip_gradient_all_reduce(optimizer)
+    if keras_sums:
+        warn_once(
+            "gradient_all_reduce",
+            f"distributed step: keras_private.skip_gradient_all_reduce found no way to stop "
+            f"Keras {keras.__version__} summing gradients over replicas; handing it each "
+            "replica's share of the summed gradients (one more all-reduce per step, and "
+            "embedding gradients as dense tensors: Adam's second moment then squares a "
+            "repeated token's summed gradient)",
+        )
 
     def replica_step(x, y, mask):
         context = tf.distribute.get_replica_context()
@@ -66,6 +76,8 @@ def make_distributed_train_step(
         return grads, sums, grad_norm
 
     def apply(grads):
+        if keras_sums:
+            grads = _shares(grads, strategy.num_replicas_in_sync)
         optimizer.apply_gradients(zip(grads, variables))
 
     def apply_all(grads) -> tf.Tensor:
@@ -86,6 +98,11 @@ def make_distributed_train_step(
         return dict(zip(STAT_KEYS, sums)) | {"grad_norm": grad_norm}
 
     return step
+
+
+def _shares(grads: list, replicas: int) -> list:
+    """Summed gradients / replicas, dense, for an optimizer that sums them over the replicas."""
+    return [None if g is None else tf.convert_to_tensor(g) / replicas for g in grads]
 
 
 def all_reduce_gradients(context: tf.distribute.ReplicaContext, grads: list) -> list:

@@ -27,7 +27,9 @@ from seq2seq.files import atomic_write_json, atomic_write_text
 from seq2seq.model import build_model, build_variables
 from seq2seq.runs import RunDir, RunLock, check_writable, git_commit, store_or_check_run_config
 from seq2seq.runs.checkpoints import restore_model
+from seq2seq.runs.hparams import METRIC_PREFIXES, in_sweep, write_experiment, write_trial
 from seq2seq.training.distribute import Distribution, make_distribution
+from seq2seq.training.hardware import resolve_for_run
 from seq2seq.training.preemption import Preemption
 from seq2seq.training.trainer import Trainer
 
@@ -37,17 +39,25 @@ log = logging.getLogger("seq2seq.train")
 def fit(cfg: TrainRunConfig, run_dir: str | Path) -> dict:
     """Train `cfg` in `run_dir` (resuming it if it holds this run); return metrics.json.
 
+    `model.rnn=auto` and `train.precision=auto` are resolved first (`hardware.py`; a resume
+    keeps the run's recorded values), logged in the first line and stored in run_config.yaml.
     Raises RunDirError if another process trains in `run_dir`, and `Interrupted` (a
     SystemExit with status 143/130) after saving on SIGTERM/SIGINT.
     """
     run_dir = RunDir(run_dir)
+    cfg = resolve_for_run(cfg, run_dir.config)
     set_threads(cfg.train.num_threads)  # both before TensorFlow starts
     dist = make_distribution(cfg.train)
     if not dist.is_chief:
         return _fit_worker(cfg, run_dir, dist)
     check_writable(run_dir.path)
     with RunLock(run_dir.lock), Preemption() as preemption:
-        return _fit(cfg, run_dir, preemption, dist)
+        try:
+            return _fit(cfg, run_dir, preemption, dist)
+        except Exception:  # a failed trial of a sweep shows as failed in HParams
+            if cfg.logger.tensorboard:
+                _log_failed_trial(run_dir, cfg)
+            raise
 
 
 def _fit_worker(cfg: TrainRunConfig, run_dir: RunDir, dist: Distribution) -> dict:
@@ -185,22 +195,33 @@ def final_evaluation(trainer: Trainer) -> dict:
 HPARAM_SECTIONS = ("data", "tokenizer", "model", "train", "decode")
 
 
-def log_hparams(run_dir: RunDir, cfg: TrainRunConfig, summary: dict) -> None:
+def log_hparams(run_dir: RunDir, cfg: TrainRunConfig, summary: dict, failed: bool = False) -> None:
     """The run's settings and final `best/*` metrics for TensorBoard's HParams dashboard, so
-    that `tensorboard --logdir SWEEP_DIR` compares the jobs of a sweep side by side."""
-    from tensorboard.plugins.hparams import api as hp
-
+    that `tensorboard --logdir SWEEP_DIR` compares the jobs of a sweep side by side. A run
+    outside a sweep also writes its experiment (a sweep writes one for all its jobs:
+    seq2seq.runs.hparams)."""
     hparams: dict = {"task": cfg.task}
     tree = asdict(cfg)
     for section in HPARAM_SECTIONS:
         hparams.update(_scalar_settings(tree[section], section))
-    writer = tf.summary.create_file_writer(str(run_dir.tensorboard))
-    with writer.as_default(step=int(summary["steps"])):
-        hp.hparams(hparams, trial_id=str(run_dir))
-        for key, value in summary.items():
-            if key.startswith("best/") and isinstance(value, int | float):
-                tf.summary.scalar(key, float(value))
-    writer.close()
+    metrics = {
+        key: float(value)
+        for key, value in summary.items()
+        if key.startswith(METRIC_PREFIXES) and isinstance(value, int | float)
+    }
+    logdir = run_dir.tensorboard
+    step = int(summary["steps"])
+    write_trial(logdir, hparams, metrics, step, trial_id=str(run_dir), failed=failed)
+    if not in_sweep():
+        write_experiment(logdir, {k: [v] for k, v in hparams.items()}, sorted(metrics))
+
+
+def _log_failed_trial(run_dir: RunDir, cfg: TrainRunConfig) -> None:
+    """The HParams trial record of a run that raised (never masking its exception)."""
+    try:
+        log_hparams(run_dir, cfg, {"steps": 0}, failed=True)
+    except Exception as exc:
+        log.warning("could not write the failed run's HParams record: %s", exc)
 
 
 def _scalar_settings(node: dict, prefix: str) -> dict:

@@ -13,13 +13,15 @@ before the update, as in `keras.optimizers.AdamW`. Sparse gradients (`tf.Indexed
 embeddings') take Keras' own update: it squares each slice before summing the slices of a
 repeated row (v gets Σ g_i², not (Σ g_i)²), which the recorded runs and the distributed step
 (`all_reduce_gradients`) rely on. So do amsgrad and variables that are not float32 resource
-variables.
+variables, and every variable when Keras' private slot attributes are not as expected
+(`keras_private.adam_slot_handles`; a warning says so once).
 """
 
 import keras
 import tensorflow as tf
 
 from seq2seq.config import TrainRunConfig
+from seq2seq.training.keras_private import adam_slot_handles, warn_once
 
 
 class _FusedAdamUpdate:
@@ -28,14 +30,22 @@ class _FusedAdamUpdate:
     def update_step(self, gradient, variable, learning_rate):
         if self.amsgrad or isinstance(gradient, tf.IndexedSlices) or not _fusable(variable):
             return super().update_step(gradient, variable, learning_rate)
-        index = self._get_variable_index(variable)
+        slots = adam_slot_handles(self, variable)
+        if slots is None:
+            warn_once(
+                "fused_adam",
+                f"FusedAdam: Keras {keras.__version__} keeps Adam's slots differently than "
+                "seq2seq/training/keras_private.py expects; using Keras' own Adam update "
+                "(same result, slower)",
+            )
+            return super().update_step(gradient, variable, learning_rate)
         local_step = tf.cast(self.iterations + 1, variable.dtype)
         beta_1 = tf.cast(self.beta_1, variable.dtype)
         beta_2 = tf.cast(self.beta_2, variable.dtype)
         return tf.raw_ops.ResourceApplyAdam(
             var=variable.handle,
-            m=self._momentums[index].value.handle,
-            v=self._velocities[index].value.handle,
+            m=slots[0],
+            v=slots[1],
             beta1_power=tf.pow(beta_1, local_step),
             beta2_power=tf.pow(beta_2, local_step),
             lr=tf.cast(learning_rate, variable.dtype),

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from seq2seq.files import atomic_write_text
 from seq2seq.runs import RunDir
+from seq2seq.runs.scalar_descriptions import describe
 
 log = logging.getLogger("seq2seq.train")
 
@@ -49,7 +50,7 @@ class RunLogger:
         if self.writer is not None:
             with self.writer.as_default(step=step):
                 for tag, value in values.items():
-                    tf.summary.scalar(tag, value)
+                    tf.summary.scalar(tag, value, description=describe(tag))
             self.writer.flush()
 
     def text(self, step: int, tag: str, lines: list[str]) -> None:
