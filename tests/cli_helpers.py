@@ -13,8 +13,10 @@ from seq2seq.config import SCHEMAS, validate
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = str(ROOT / "conf")
 BIN = Path(sys.executable).parent
-# Quiet TensorFlow; PYTHONPATH lets `python -c` snippets import tests.* helpers.
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+# TensorFlow's logs as users get them by default (seq2seq/quiet.py); PYTHONPATH lets `python -c`
+# snippets import tests.* helpers.
+ENV = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "SEQ2SEQ_VERBOSE")}
+ENV["PYTHONPATH"] = str(ROOT)
 
 # Inputs for a trained smoke run: blank lines, and sources of the same length (abc, aab, cba,
 # bad) whose outputs must differ.

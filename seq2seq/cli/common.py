@@ -14,6 +14,7 @@ from hydra.types import RunMode
 from seq2seq.analysis.sweeps import FAILED, OK, write_status
 from seq2seq.cli.log_files import error_to_log_files
 from seq2seq.errors import Seq2SeqError
+from seq2seq.quiet import be_verbose
 
 T = TypeVar("T")
 
@@ -47,8 +48,11 @@ def run_cli(job: Callable[[], T]) -> T | FailedJob:
 
     A single run: on a Seq2SeqError print `error: …` and exit with status 2 (other exceptions
     propagate as tracebacks). A job of a multirun (`-m`): see `run_sweep_job`.
+    `hydra.verbose` (true or logger names) also shows TensorFlow's own logs (seq2seq/quiet.py).
     """
     logging.getLogger("absl").setLevel(logging.WARNING)  # per-checkpoint "Sharding callback"
+    if HydraConfig.initialized() and HydraConfig.get().verbose:
+        be_verbose()
     sweep_job_dir = _multirun_job_dir()
     if sweep_job_dir is not None:
         return run_sweep_job(job, sweep_job_dir)

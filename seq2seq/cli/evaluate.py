@@ -4,15 +4,25 @@ print JSON. The config is checked against `EvaluateRunConfig` before TensorFlow 
 import json
 from pathlib import Path
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from seq2seq.cli.common import CONF_DIR, run_cli
+from seq2seq.cli.app import hydra_app
+from seq2seq.cli.common import run_cli
 from seq2seq.config import EvaluateRunConfig, validate
 
+DESCRIPTION = """decode one split of a trained run and score it (WER/PER for G2P,
+BLEU/chrF/TER for translation); prints the scores as JSON and writes the hypotheses, metrics.json
+and attention plots under RUN/evaluations/."""
+EXAMPLES = (
+    "seq2seq-evaluate run_dir=logs/train/runs/2026-12-06_10-00-00",
+    "seq2seq-evaluate run_dir=RUN decode=beam5 split=valid",
+    "seq2seq-evaluate run_dir=RUN checkpoint=average:5",
+    'seq2seq-evaluate run_dir=RUN "ensemble=[RUN2]"     # two runs decoded as one ensemble',
+)
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="evaluate")
+
+@hydra_app("evaluate", DESCRIPTION, EXAMPLES)
 def main(cfg: DictConfig) -> None:
     def job() -> None:
         typed = validate(cfg, EvaluateRunConfig)

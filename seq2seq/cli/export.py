@@ -3,15 +3,23 @@ SavedModel. The config is checked against `ExportRunConfig` before TensorFlow is
 
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
-from seq2seq.cli.common import CONF_DIR, run_cli
+from seq2seq.cli.app import hydra_app
+from seq2seq.cli.common import run_cli
 from seq2seq.config import ExportRunConfig, validate
 from seq2seq.errors import RunDirError
 
+DESCRIPTION = """write a trained run as a TensorFlow SavedModel that maps strings to
+strings (tokenizers, model and search inside; no seq2seq needed to serve it)."""
+EXAMPLES = (
+    "seq2seq-export run_dir=RUN                      # RUN/export",
+    "seq2seq-export run_dir=RUN output=/tmp/g2p decode=beam5",
+    "seq2seq-export run_dir=RUN checkpoint=last output=/tmp/g2p_last",
+)
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="export")
+
+@hydra_app("export", DESCRIPTION, EXAMPLES)
 def main(cfg: DictConfig) -> None:
     print(run_cli(lambda: export(validate(cfg, ExportRunConfig))))
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from seq2seq import __version__
 from seq2seq.analysis.reproduction import (
     README_FILE,
     RESULTS_FILE,
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="seq2seq-reproduce", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("name", help="an experiment: a directory of --experiments-dir")
     parser.add_argument("overrides", nargs="*", help="appended to every training command")
     parser.add_argument("--smoke", action="store_true", help=f"append {SMOKE} to every run")

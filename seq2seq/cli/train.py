@@ -1,15 +1,29 @@
 """`seq2seq-train`: a thin Hydra entry point over `seq2seq.training.loop.fit`. The config is
 checked against `TrainRunConfig` before TensorFlow is imported."""
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from seq2seq.cli.common import CONF_DIR, FailedJob, run_cli
+from seq2seq.cli.app import hydra_app
+from seq2seq.cli.common import FailedJob, run_cli
 from seq2seq.config import TrainRunConfig, validate
 
+DESCRIPTION = """train a sequence-to-sequence model: a masked GRU encoder-decoder with
+attention, G2P on CMUdict by default. The run directory (hydra.run.dir) gets checkpoints,
+metrics.json and TensorBoard logs; training again into it resumes."""
+EXAMPLES = (
+    "seq2seq-train experiment=g2p_cmudict debug=smoke hydra.run.dir=/tmp/smoke  # a 1-minute check",
+    "seq2seq-train experiment=g2p_cmudict                 # the default G2P recipe (~6 min)",
+    "seq2seq-train experiment=mt_spa_eng train.max_steps=2000 model.dropout=0.2",
+    (
+        "seq2seq-train data=parallel_text data.train.source=a.de data.train.target=a.en \\\n"
+        "      data.valid.source=v.de data.valid.target=v.en tokenizer=unigram8k task=translation"
+    ),
+    "seq2seq-train -m experiment=g2p_cmudict model.dropout=0.0,0.2 hydra/launcher=local",
+)
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+
+@hydra_app("train", DESCRIPTION, EXAMPLES)
 def main(cfg: DictConfig) -> float | FailedJob | None:
     """Train; return `optimized_metric` from metrics.json for hyperparameter sweepers (for a
     failed job of a sweep a FailedJob, which the Optuna sweeper records as a failed trial)."""

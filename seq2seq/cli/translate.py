@@ -9,16 +9,25 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-import hydra
 from omegaconf import DictConfig
 
-from seq2seq.cli.common import CONF_DIR, run_cli
+from seq2seq.cli.app import hydra_app
+from seq2seq.cli.common import run_cli
 from seq2seq.config import TranslateRunConfig, validate
 from seq2seq.errors import DataError
 from seq2seq.files import atomic_write_text
 
+DESCRIPTION = """translate (or transcribe) lines with a trained run: stdin to stdout,
+one output line per input line; logs go to stderr."""
+EXAMPLES = (
+    "echo hello | seq2seq-translate run_dir=RUN",
+    "seq2seq-translate run_dir=RUN input=words.txt output=phonemes.txt decode=beam5",
+    "seq2seq-translate run_dir=RUN decode=beam5 decode.n_best=3 < words.txt  # n-best lists",
+    "seq2seq-translate run_dir=RUN long_input=reject strict=true < in.txt",
+)
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="translate")
+
+@hydra_app("translate", DESCRIPTION, EXAMPLES)
 def main(cfg: DictConfig) -> None:
     run_cli(lambda: translate(validate(cfg, TranslateRunConfig), sys.stdin.buffer, sys.stdout))
 

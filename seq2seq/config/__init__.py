@@ -5,10 +5,11 @@ Unknown keys and wrong types are reported with their full dotted key; cross-fiel
 each schema's `__post_init__` and raise `ConfigError`.
 """
 
+import re
 from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from seq2seq.config.data import (
     DataConfig,
@@ -20,6 +21,7 @@ from seq2seq.config.data import (
 from seq2seq.config.decode import DecodeConfig
 from seq2seq.config.model import ModelConfig
 from seq2seq.config.resolvers import register as _register_resolvers
+from seq2seq.config.suggest import schema_keys, unknown_key
 from seq2seq.config.train import (
     LoggerConfig,
     OptimizerConfig,
@@ -64,12 +66,21 @@ _register_resolvers()
 
 T = TypeVar("T")
 
+# OmegaConf's messages for a value of the wrong type: (value, type name).
+_WRONG_TYPE = (
+    re.compile(r"Value '(.*)' of type '\w+' could not be converted to (\w+)"),
+    re.compile(r"Value '(.*)' is not a valid (bool)"),
+)
+_EXPECTED = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false"}
+_EXPECTED["bool"] = _EXPECTED["Boolean"]
+
 
 def validate(cfg: DictConfig | dict[str, Any], schema: type[T]) -> T:
     """Check `cfg` against the dataclass `schema` and return the typed object.
 
     Keys Hydra adds at the top level (`hydra`) are ignored. Raises ConfigError naming the key:
-    `config key 'run_dir': missing value; set run_dir=…`, `config key 'x': Key 'x' not in …`.
+    `config key 'run_dir': missing value; set run_dir=…`, `unknown config key 'train.max_stepz':
+    did you mean train.max_steps?`, `config key 'train.max_steps': expected an integer, got 'x'`.
     """
     try:
         container = _resolved(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
@@ -80,9 +91,24 @@ def validate(cfg: DictConfig | dict[str, Any], schema: type[T]) -> T:
             raise ConfigError(f"config key {missing[0]!r}: missing value; set {missing[0]}=…")
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:
-        key = getattr(exc, "full_key", None)
-        msg = str(exc).splitlines()[0]
-        raise ConfigError(f"config key {key!r}: {msg}" if key else f"config: {msg}") from None
+        raise ConfigError(describe(exc, schema_keys(schema))) from None
+
+
+def describe(exc: OmegaConfBaseException, valid_keys: list[str]) -> str:
+    """One line for an OmegaConf error, naming its key: an unknown key with the closest valid
+    ones (`valid_keys`), a wrong type with the type expected."""
+    key = getattr(exc, "full_key", None)
+    msg = str(exc).splitlines()[0]
+    if not key:
+        return f"config: {msg}"
+    if isinstance(exc, ConfigKeyError) and msg.startswith(f"Key '{exc.key}' not in"):
+        return unknown_key(key, valid_keys)
+    for pattern in _WRONG_TYPE:
+        wrong = pattern.match(msg)
+        if wrong and wrong.group(2) in _EXPECTED:
+            expected = _EXPECTED[wrong.group(2)]
+            return f"config key '{key}': expected {expected}, got {wrong.group(1)!r}"
+    return f"config key {key!r}: {msg}"
 
 
 def _resolved(cfg: DictConfig) -> dict[str, Any]:

@@ -40,8 +40,11 @@ def _decode(raw: bytes, path: Path, number: int) -> str:
         ) from None
 
 
-def warn_skipped(path: str | Path, skipped: dict[str, int]) -> None:
-    """Log one warning per reason with a nonzero count of skipped lines."""
+def warn_skipped(path: str | Path, skipped: dict[str, int], expected: tuple[str, ...] = ()) -> None:
+    """Log one warning per reason with a nonzero count of skipped lines; reasons in `expected`
+    (skips the config asks for, nothing to fix) only at debug level. All counts are in
+    stats.json either way."""
     for reason, count in skipped.items():
         if count:
-            log.warning("%s: skipped %d line(s): %s", path, count, reason)
+            level = logging.DEBUG if reason in expected else logging.WARNING
+            log.log(level, "%s: skipped %d line(s): %s", path, count, reason)
