@@ -142,7 +142,8 @@ def test_help_describes_the_verb_with_examples_and_only_its_groups(verb, capsys,
     expected = {
         "prepare": {"data", "tokenizer", "paths"},
         "train": {"data", "tokenizer", "model", "train", "decode", "logger", "paths"}
-        | {"experiment", "hparams_search", "debug", "hydra/launcher", "hydra/sweeper"},
+        | {"experiment", "hparams_search", "debug", "hparams_search_debug"}
+        | {"hydra/launcher", "hydra/sweeper"},
     }.get(verb, {"decode"})
     assert groups == expected
 
