@@ -45,6 +45,13 @@ export_dir, sources = sys.argv[1], json.loads(sys.argv[2])
 signature = tf.saved_model.load(export_dir).signatures["serving_default"]
 result = signature(sentences=tf.constant(sources))
 assert not any(m.startswith("seq2seq") for m in sys.modules)
+from tensorflow.core.protobuf import saved_model_pb2
+saved = saved_model_pb2.SavedModel.FromString(open(export_dir + "/saved_model.pb", "rb").read())
+graph = saved.meta_graphs[0].graph_def
+ops = {n.op for n in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
+assert not [op for op in ops if op.startswith("Seq2seq")], ops  # the C++ kernel's
+assert not graph.library.gradient and not graph.library.registered_gradients  # none saved
+print(sorted(op for op in ops if op.startswith("Sentencepiece")))
 print(json.dumps({
     "translations": [s.decode("utf-8") for s in result["translations"].numpy()],
     "scores": result["scores"].numpy().tolist(),
