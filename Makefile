@@ -13,11 +13,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# The fused GRU kernel (model.rnn=fused), compiled against the installed TensorFlow. If no
-# compiler works, build.py says so and the layer uses plain TensorFlow ops (slower, same numbers).
-KERNEL := seq2seq/layers/kernels/_gru_sequence.so
+# Prebuild the fused GRU kernel (model.rnn=fused) for this CPU's x86-64 level and the installed
+# TensorFlow, into ~/.cache/seq2seq/kernels ($$SEQ2SEQ_KERNEL_CACHE); the first import would
+# build it otherwise. If no compiler works, build.py says so and the layer uses plain TensorFlow
+# ops (slower, same numbers).
+KERNEL := $(VENV)/.kernel-prebuilt
 $(KERNEL): seq2seq/layers/kernels/gru_sequence.cc seq2seq/layers/kernels/build.py $(STAMP)
 	$(BIN)/python seq2seq/layers/kernels/build.py
+	touch $(KERNEL)
 
 install: $(STAMP) $(KERNEL)
 

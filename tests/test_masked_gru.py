@@ -1,7 +1,14 @@
 """`model.rnn=fused` (`seq2seq.layers.masked_gru`): the same outputs, final states and gradients
 as `keras.layers.GRU(reset_after=True)` on random padded batches (<= 1e-5, property-based),
 in both implementations (the C++ kernel and the plain TensorFlow fallback), uni- and
-bidirectional; checkpoints load across `rnn=keras` / `rnn=fused`; `make` builds the kernel."""
+bidirectional; NaN/Inf propagate as in Keras; checkpoints load across `rnn=keras` /
+`rnn=fused`; the kernel is built for the CPU's x86-64 level, once per machine type."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -11,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import seq2seq.layers.masked_gru as masked_gru
-from seq2seq.layers.kernels.build import LIBRARY
+from seq2seq.layers.kernels import build
 from seq2seq.layers.masked_gru import MaskedBiGRU, MaskedGRU
 from tests.model_helpers import Sequence, make_batch, random_model, tiny_config
 
@@ -120,6 +127,37 @@ def test_padded_steps_output_zero_and_hold_the_state(implementation):
     assert np.abs(outputs[1, 3].numpy()).max() > 0  # a real step has a real output
 
 
+def test_nonfinite_inputs_propagate_as_in_keras_gru(implementation):
+    """NaN and +-Inf inputs, at real and padded steps, give NaN and +-Inf exactly where Keras'
+    GRU gives them and the same finite values elsewhere (tanh(+-Inf) = +-1, a padded step's NaN
+    stays out of the state): the kernel is built without -ffast-math, so `train.on_nonfinite`
+    sees what the plain layer would produce."""
+    rng = np.random.default_rng(7)
+    inputs = rng.normal(size=(6, 5, 3)).astype("float32")
+    mask = np.arange(5)[None, :] < np.array([5, 3, 2, 5, 4, 2])[:, None]
+    inputs[0, 1, 0] = np.nan  # a real step
+    inputs[1, 0, 2] = np.inf  # one feature: pre-activations +-Inf, finite states
+    inputs[2, 3, 1] = np.nan  # a padded step
+    inputs[3, 2, :] = -np.inf  # Inf - Inf = NaN in the input projection
+    inputs[4, 3, 1] = -np.inf
+    keras_gru = keras.layers.GRU(4, return_sequences=True, return_state=True)
+    fused = MaskedGRU(4)
+    _pair(keras_gru, fused, 3, seed=3)
+    real = tf.constant(mask)[:, :, None]
+    keras_outputs, keras_state = keras_gru(tf.constant(inputs), mask=tf.constant(mask))
+    keras_outputs = tf.where(real, keras_outputs, 0.0)  # Keras repeats the last output there
+    fused_outputs, fused_state = fused(tf.constant(inputs), tf.constant(mask))
+    for expected, got in ((keras_outputs, fused_outputs), (keras_state, fused_state)):
+        expected, got = expected.numpy(), got.numpy()
+        for kind in (np.isnan, np.isposinf, np.isneginf):
+            np.testing.assert_array_equal(kind(got), kind(expected))
+        finite = np.isfinite(expected)
+        np.testing.assert_allclose(got[finite], expected[finite], atol=TOLERANCE)
+    state = fused_state.numpy()
+    assert np.isnan(state[0]).all() and np.isnan(state[3]).all()  # the test can fail
+    assert np.isfinite(state[[1, 2, 4, 5]]).all()
+
+
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_checkpoints_load_across_rnn_implementations(tmp_path, bidirectional):
     """Same variables under the same checkpoint keys: a keras-trained model restores into a
@@ -140,9 +178,54 @@ def test_checkpoints_load_across_rnn_implementations(tmp_path, bidirectional):
     np.testing.assert_allclose(logits(fused_model), logits(keras_model), atol=1e-5)
 
 
-def test_make_builds_the_kernel_and_the_layer_uses_it():
-    """`make` (install, train, test) builds the kernel; a missing library only costs speed."""
-    if not LIBRARY.exists():
-        pytest.skip(f"{LIBRARY.name} not built (no compiler?): the TensorFlow fallback is used")
+def test_the_kernel_is_built_for_this_cpu_and_the_layer_uses_it():
+    """On x86-64 with a compiler the kernel is built (on first import, into the cache) for the
+    CPU's level, never -march=native or -ffast-math; elsewhere only speed is lost."""
+    level = build.cpu_level()
+    if level is None or shutil.which(os.environ.get("CXX", "g++")) is None:
+        pytest.skip("not x86-64, or no compiler: the TensorFlow fallback is used")
+    if os.environ.get("SEQ2SEQ_KERNEL_LIBRARY"):
+        pytest.skip("SEQ2SEQ_KERNEL_LIBRARY chooses a prebuilt library")
+    library, reason = build.ensure_built()
+    assert library is not None and library.exists(), reason
+    assert level in library.name and library.parent == build.cache_dir()
+    command = " ".join(build.compile_command(level, library))
+    assert f"-march={level}" in command
+    assert "native" not in command and "fast-math" not in command
     assert masked_gru.KERNELS is not None
     assert masked_gru.IMPLEMENTATION == "kernel"
+
+
+@pytest.mark.parametrize(
+    ("flags", "machine", "level"),
+    [
+        (set(), "x86_64", "x86-64"),
+        (build.LEVELS["x86-64-v2"], "x86_64", "x86-64-v2"),
+        (build.LEVELS["x86-64-v2"] | build.LEVELS["x86-64-v3"], "x86_64", "x86-64-v3"),
+        (set().union(*build.LEVELS.values()), "x86_64", "x86-64-v4"),
+        (build.LEVELS["x86-64-v2"] | build.LEVELS["x86-64-v4"], "x86_64", "x86-64-v2"),  # no AVX2
+        (set().union(*build.LEVELS.values()), "aarch64", None),
+    ],
+)
+def test_cpu_level_from_flags(flags, machine, level):
+    assert build.cpu_level(flags, machine) == level
+
+
+@pytest.mark.slow  # a real compile: 20 s to minutes
+def test_concurrent_builds_compile_once(tmp_path, monkeypatch):
+    """Jobs starting together on a new machine type: one compiles, the others wait and load
+    its library (the lock), and none sees a partial file."""
+    if build.cpu_level() is None or shutil.which(os.environ.get("CXX", "g++")) is None:
+        pytest.skip("not x86-64, or no compiler")
+    monkeypatch.setenv("SEQ2SEQ_KERNEL_CACHE", str(tmp_path))
+    code = "from seq2seq.layers.kernels import build; print(build.ensure_built()[0])"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=900) for p in procs]
+    paths = {out.strip() for out, _ in results}
+    assert len(paths) == 1 and Path(paths.pop()).exists()
+    assert sum("building the fused GRU kernel" in err for _, err in results) == 1

@@ -18,6 +18,7 @@ from seq2seq.config import DecodeConfig
 from seq2seq.constants import EOS_ID
 from seq2seq.data.preprocessor import Preprocessor
 from seq2seq.decoding import search
+from seq2seq.layers.masked_gru import plain_tensorflow_ops
 from seq2seq.runs.load import LoadedRun
 
 log = logging.getLogger("seq2seq.export")
@@ -56,14 +57,21 @@ class Translator(tf.Module):
 
 
 def export_run(run: LoadedRun, decode_cfg: DecodeConfig, out_dir: Path) -> Path:
-    """Write the SavedModel to `out_dir` (a new directory; an existing one is refused)."""
+    """Write the SavedModel to `out_dir` (a new directory; an existing one is refused).
+
+    Only stock TensorFlow and tensorflow-text ops: `model.rnn=fused` layers are traced with
+    their plain-TensorFlow recurrence (same numbers as the C++ kernel), and no gradient
+    functions are saved (`tf.custom_gradient`s would otherwise bring theirs along)."""
     translator = Translator(run, decode_cfg)
     tmp = out_dir.with_name(out_dir.name + ".tmp")
-    tf.saved_model.save(
-        translator,
-        str(tmp),
-        signatures={"serving_default": translator.translate.get_concrete_function()},
-    )
+    with plain_tensorflow_ops():
+        serving = translator.translate.get_concrete_function()
+        tf.saved_model.save(
+            translator,
+            str(tmp),
+            signatures={"serving_default": serving},
+            options=tf.saved_model.SaveOptions(experimental_custom_gradients=False),
+        )
     tmp.rename(out_dir)
     log.info("exported %s", out_dir)
     return out_dir

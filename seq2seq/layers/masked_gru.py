@@ -6,32 +6,35 @@ Keras' CPU loop cannot: the input projection `x W + b_x` of every step in one ma
 loop over the recurrent part only (`h U + b_h` and the gate math). Keras 3's CPU GRU does the
 input matmul inside its per-step loop (`GRUCell.call` in keras/src/layers/rnn/gru.py).
 
-The recurrence runs in a C++ kernel (`kernels/gru_sequence.cc`, built by `make`: the whole
-time loop in one op, gate math fused per step) when its library is there, and in plain
-TensorFlow ops (`tf.scan`) otherwise; both have hand-written backward passes and give the same
-numbers. This is a TensorFlow-backend layer (`tf.scan`, `tf.reverse_sequence`, a custom op).
-On a GPU use `model.rnn=keras` (cuDNN).
+The recurrence runs in a C++ kernel (`kernels/gru_sequence.cc`: the whole time loop in one op,
+gate math fused per step; built for this CPU type on first import, `kernels/build.py`) when it
+builds and loads, and in plain TensorFlow ops (`tf.scan`) otherwise; both have hand-written
+backward passes and give the same numbers. This is a TensorFlow-backend layer (`tf.scan`,
+`tf.reverse_sequence`, a custom op). On a GPU use `model.rnn=keras` (cuDNN).
 """
 
+import contextlib
 import logging
 
 import keras
 import tensorflow as tf
 
 from seq2seq.layers.gru_math import gru_gates
-from seq2seq.layers.kernels.build import LIBRARY
+from seq2seq.layers.kernels import build
 
 log = logging.getLogger(__name__)
 
 
 def _load_kernels():
-    """The compiled fused-GRU ops, or None (then plain TensorFlow ops are used)."""
-    if not LIBRARY.exists():
+    """The compiled fused-GRU ops, or None (then plain TensorFlow ops are used, one notice)."""
+    library, reason = build.ensure_built()
+    if library is None:
+        log.warning("%s; model.rnn=fused uses plain TensorFlow ops (slower)", reason)
         return None
     try:
-        return tf.load_op_library(str(LIBRARY))
-    except (tf.errors.NotFoundError, OSError) as exc:  # built for another TensorFlow
-        log.warning("fused GRU kernel %s not loaded (%s); rebuild with `make`", LIBRARY, exc)
+        return tf.load_op_library(str(library))
+    except (tf.errors.NotFoundError, OSError) as exc:  # e.g. a library for another TensorFlow
+        log.warning("fused GRU kernel %s not loaded (%s); using TensorFlow ops", library, exc)
         return None
 
 
@@ -43,6 +46,18 @@ IMPLEMENTATION = "kernel" if KERNELS is not None else "tensorflow"
 def fused_kernel_available() -> bool:
     """True if `MaskedGRU` runs the C++ kernel (its library loaded), False if plain TF ops."""
     return IMPLEMENTATION == "kernel"
+
+
+@contextlib.contextmanager
+def plain_tensorflow_ops():
+    """Within it, `MaskedGRU` traces its recurrence in stock TensorFlow ops (`tf.scan`), not the
+    C++ kernel's ops: for graphs that must load without this package (a SavedModel)."""
+    global IMPLEMENTATION
+    saved, IMPLEMENTATION = IMPLEMENTATION, "tensorflow"
+    try:
+        yield
+    finally:
+        IMPLEMENTATION = saved
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -152,7 +167,7 @@ def _tf_sequence(projected, keep, initial_state, recurrent_kernel, recurrent_bia
     time_major = tf.transpose(projected, (1, 0, 2))  # (T, B, 3H)
     keep = tf.transpose(keep, (1, 0))[:, :, None]  # (T, B, 1)
     states = _recurrence(time_major, keep, initial_state, recurrent_kernel, recurrent_bias)
-    outputs = tf.transpose(states * keep, (1, 0, 2))  # (B, T, H), 0 at padding
+    outputs = tf.transpose(tf.where(keep > 0, states, 0.0), (1, 0, 2))  # (B, T, H), 0 at padding
     return outputs, _last_real(states, keep)
 
 
@@ -183,7 +198,8 @@ def _recurrence(projected, keep, initial_state, recurrent_kernel, recurrent_bias
         x_t, keep_t = elems
         zr, candidate, candidate_h = gru_gates(h, x_t, recurrent_kernel, recurrent_bias)
         new = candidate + zr[:, :units] * (h - candidate)  # z h + (1 - z) candidate
-        return h + keep_t * (new - h), zr, candidate, candidate_h
+        # A select, not h + keep (new - h): a NaN at a padded step stays out of the state.
+        return tf.where(keep_t > 0, new, h), zr, candidate, candidate_h
 
     batch = tf.shape(initial_state)[0]
     dtype = projected.dtype

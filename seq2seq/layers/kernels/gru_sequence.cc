@@ -13,8 +13,8 @@
 // matmul instead of a small one per step in the sequential loop). Outputs are 0 at padded
 // steps; the gradient ignores them there.
 //
-// Built by `make` (seq2seq/layers/kernels/build.py) against the installed TensorFlow; the
-// Python side falls back to plain TensorFlow ops when the library is missing.
+// Built on first use for the CPU's x86-64 level (seq2seq/layers/kernels/build.py) against the
+// installed TensorFlow; the Python side falls back to plain TensorFlow ops when it cannot.
 
 #define EIGEN_USE_THREADS
 
@@ -39,8 +39,44 @@ using Index = Eigen::Index;
 using Matrix = Eigen::TensorMap<Eigen::Tensor<float, 2, Eigen::RowMajor>>;
 using ConstMatrix = Eigen::TensorMap<Eigen::Tensor<const float, 2, Eigen::RowMajor>>;
 
-// expf/tanhf in simd loops: with -ffast-math -fopenmp-simd GCC calls glibc's vector versions.
+// glibc's libmvec has vector expf/tanhf (special values handled as the scalar ones: tanhf(inf)
+// = 1, NaN in = NaN out); its headers declare them only under -ffast-math, which this build
+// does not use (it lets the compiler assume no NaN/Inf). Declared here, GCC calls them from
+// the `omp simd` loops (-fopenmp-simd) at the vector width of -march.
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GLIBC_PREREQ)
+#if __GLIBC_PREREQ(2, 22)
+extern "C" __attribute__((__simd__("notinbranch"))) float expf(float) noexcept;
+#endif
+#if __GLIBC_PREREQ(2, 35)
+extern "C" __attribute__((__simd__("notinbranch"))) float tanhf(float) noexcept;
+#endif
+#endif
+
 inline float Sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+// One row's step t: the gates (kept for the backward pass) and, at a real step (kReal), the new
+// state h <- z h + (1 - z) c and output h; at a padded step the state is held and the output 0.
+template <bool kReal>
+inline void GateRow(Index units, const float* xr, const float* hp, const float* b_h, float* hr,
+                    float* zrr, float* cr, float* chr, float* outr) {
+#pragma omp simd
+  for (Index j = 0; j < units; ++j) {
+    const float z = Sigmoid(xr[j] + hp[j] + b_h[j]);
+    const float r = Sigmoid(xr[units + j] + hp[units + j] + b_h[units + j]);
+    const float ch = hp[2 * units + j] + b_h[2 * units + j];
+    const float c = tanhf(xr[2 * units + j] + r * ch);
+    zrr[j] = z;
+    zrr[units + j] = r;
+    cr[j] = c;
+    chr[j] = ch;
+    if (kReal) {
+      hr[j] = c + z * (hr[j] - c);
+      outr[j] = hr[j];
+    } else {
+      outr[j] = 0.0f;
+    }
+  }
+}
 
 // Cost hint for parallelFor: ~40 flops per unit of one row.
 Eigen::TensorOpCost RowCost(Index units) {
@@ -178,19 +214,12 @@ class GruSequenceOp : public OpKernel {
           float* chr = cand_h + at * units;
           float* outr = out + at * units;
           const float keep_row = k[at];
-#pragma omp simd
-          for (Index j = 0; j < units; ++j) {
-            const float z = Sigmoid(xr[j] + hp[j] + b_h[j]);
-            const float r = Sigmoid(xr[units + j] + hp[units + j] + b_h[units + j]);
-            const float ch = hp[2 * units + j] + b_h[2 * units + j];
-            const float c = tanhf(xr[2 * units + j] + r * ch);
-            const float next = c + z * (hr[j] - c);
-            zrr[j] = z;
-            zrr[units + j] = r;
-            cr[j] = c;
-            chr[j] = ch;
-            hr[j] += keep_row * (next - hr[j]);
-            outr[j] = keep_row * hr[j];
+          // A padded step holds the state (a NaN there stays out of it); the row's step is
+          // real or not as a whole, so the vector loop has no branch (libmvec calls need that).
+          if (keep_row != 0.0f) {
+            GateRow<true>(units, xr, hp, b_h, hr, zrr, cr, chr, outr);
+          } else {
+            GateRow<false>(units, xr, hp, b_h, hr, zrr, cr, chr, outr);
           }
         }
       });
