@@ -98,10 +98,13 @@ def main() -> None:
     parser.add_argument("--tflite", type=Path, nargs="+", required=True)
     parser.add_argument("--savedmodel", type=Path)
     parser.add_argument("--threads", type=int, default=1, help="LiteRT interpreter threads")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N words (0: all)")
     args = parser.parse_args()
-    sources = read_lines(args.eval_dir / "sources.txt")
-    expected = read_lines(args.eval_dir / "hypotheses.txt")
+    limit = args.limit or None
+    sources = read_lines(args.eval_dir / "sources.txt")[:limit]
+    expected = read_lines(args.eval_dir / "hypotheses.txt")[:limit]
     references = [line.split("\t") for line in read_lines(args.eval_dir / "references.txt")]
+    references = references[:limit]
     evaluated = json.loads((args.eval_dir / "metrics.json").read_text())["metrics"]
     print(json.dumps({"evaluation": {k: evaluated[k] for k in ("wer", "per", "sentences")}}))
     print(json.dumps({"machine": machine()}))

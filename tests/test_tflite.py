@@ -134,14 +134,15 @@ def export_and_compare(run_dir, tmp_path, decode: str, batch_size: int) -> None:
     assert scores[: len(LINES)] == pytest.approx([nbest[0].score for nbest in expected], abs=1e-4)
 
 
-def test_tflite_greedy_export_runs_in_litert_like_translate(smoke_run, tmp_path):
+def test_tflite_greedy_export_runs_in_litert_like_translate(smoke_run_copy, tmp_path):
     # A static batch of 3: LINES (8, twice) take 6 calls, the last one padded with blank lines.
-    export_and_compare(smoke_run.run_dir, tmp_path, "greedy", 3)
+    # A copy of the run: the export logs under its run directory.
+    export_and_compare(smoke_run_copy, tmp_path, "greedy", 3)
 
 
 @pytest.mark.slow
-def test_tflite_beam_export_runs_in_litert_like_translate(smoke_run, tmp_path):
-    export_and_compare(smoke_run.run_dir, tmp_path, "beam5", 1)
+def test_tflite_beam_export_runs_in_litert_like_translate(smoke_run_copy, tmp_path):
+    export_and_compare(smoke_run_copy, tmp_path, "beam5", 1)
 
 
 def test_tflite_export_refuses_lowercase_in_data_config(smoke_run_copy):
