@@ -14,7 +14,7 @@ from seq2seq.config import DecodeConfig, ExportRunConfig, SideTokenizerConfig
 from seq2seq.constants import UNK_ID
 from seq2seq.data.preprocessor import Preprocessor
 from seq2seq.errors import ConfigError
-from seq2seq.inference.tflite import dense_sources
+from seq2seq.inference.tflite import TFTEXT_OPS, custom_ops, dense_sources
 from seq2seq.inference.translate import translate_lines
 from seq2seq.runs.load import load_run
 from tests.cli_helpers import LINES, check_outputs, run_verb, verb_config
@@ -125,6 +125,7 @@ def export_and_compare(run_dir, tmp_path, decode: str, batch_size: int) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == str(out) and out.stat().st_size > 0
+    assert set(custom_ops(out.read_bytes())) == set(TFTEXT_OPS)  # no TensorFlow op left
     translations, scores = litert_translate(out, LINES + [line.upper() for line in LINES])
     check_outputs(translations[: len(LINES)])
     assert translations[len(LINES) :] == translations[: len(LINES)]  # case-folded in the model

@@ -7,6 +7,7 @@ custom op, `TFText>FastSentencepieceTokenize` / `...Detokenize`) and ragged tens
 dense ops that have LiteRT builtins. Run it with the tensorflow-text ops registered:
 
     import tensorflow_text as tf_text
+from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
     from ai_edge_litert.interpreter import InterpreterWithCustomOps
     interp = InterpreterWithCustomOps(
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import tensorflow as tf
 import tensorflow_text as tf_text
+from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from seq2seq.config import DecodeConfig
@@ -30,6 +32,8 @@ from seq2seq.files import atomic_write_bytes
 from seq2seq.runs.load import LoadedRun
 
 log = logging.getLogger("seq2seq.export")
+# The custom ops a file may hold: tensorflow-text's, registered by its LiteRT op resolver.
+TFTEXT_OPS = ("TFText>FastSentencepieceTokenize", "TFText>FastSentencepieceDetokenize")
 
 
 def dense_sources(pieces: tf.RaggedTensor, max_length: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -117,8 +121,22 @@ def convert(translator: LiteTranslator) -> bytes:
     serving = serving_default.get_concrete_function()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([serving], tf.Module())
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    converter.allow_custom_ops = True
-    return converter.convert()
+    converter.allow_custom_ops = True  # the tensorflow-text ops; any other is refused below
+    flatbuffer = converter.convert()
+    unsupported = sorted(set(custom_ops(flatbuffer)) - set(TFTEXT_OPS))
+    if unsupported:
+        raise ConfigError(
+            f"format=tflite: the converted graph needs ops that LiteRT has no kernel for: "
+            f"{', '.join(unsupported)} (docs/export-litert.md)"
+        )
+    return flatbuffer
+
+
+def custom_ops(flatbuffer: bytes) -> list[str]:
+    """The custom (non-builtin) op names of a `.tflite` flatbuffer."""
+    model = schema.Model.GetRootAs(flatbuffer, 0)
+    codes = (model.OperatorCodes(i).CustomCode() for i in range(model.OperatorCodesLength()))
+    return [code.decode() for code in codes if code]
 
 
 def export_tflite(
