@@ -60,10 +60,10 @@ test-slow: $(STAMP) $(KERNEL)
 
 ## The documentation site (MkDocs Material) into site/, strictly: a broken link fails.
 docs: $(STAMP)
-	DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs build --strict --quiet
+	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 docs-serve: $(STAMP)
-	DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs serve
+	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 clean-logs:
 	rm -rf logs/

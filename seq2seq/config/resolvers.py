@@ -18,6 +18,12 @@ def existing_dir_or(path: str, fallback: str) -> str:
     return path if path and os.path.isdir(path) else fallback
 
 
+def export_suffix(export_format: str) -> str:
+    """The file name suffix of `seq2seq-export`'s default output for `format`
+    (conf/export.yaml): ".tflite" for tflite, "" for a SavedModel directory."""
+    return ".tflite" if export_format == "tflite" else ""
+
+
 def is_chief(task_type: str, index: int, cluster_jobs) -> bool:
     """The multi-worker rule for the one task that writes checkpoints, logs and summaries:
     the "chief" task, or worker 0 when the cluster has no chief job (`cluster_jobs`: the
@@ -47,4 +53,5 @@ def worker_log_suffix(strategy: str) -> str:
 
 def register() -> None:
     OmegaConf.register_new_resolver("existing_dir_or", existing_dir_or, replace=True)
+    OmegaConf.register_new_resolver("export_suffix", export_suffix, replace=True)
     OmegaConf.register_new_resolver("worker_log_suffix", worker_log_suffix, replace=True)

@@ -18,6 +18,7 @@ from seq2seq.errors import ConfigError
 
 LONG_INPUT = ("truncate", "reject")
 TASKS = ("g2p", "translation")
+EXPORT_FORMATS = ("savedmodel", "tflite")
 
 
 def check_checkpoint(value: str) -> None:
@@ -119,13 +120,23 @@ class ExportRunConfig:
     """`seq2seq-export`: a strings-in/strings-out SavedModel of a trained run."""
 
     run_dir: str = MISSING
-    output: str = MISSING  # a new directory (conf/export.yaml: <run_dir>/export)
+    # A new directory (savedmodel) or file (tflite); conf/export.yaml: <run_dir>/export[.tflite]
+    output: str = MISSING
     checkpoint: str = "best"
     decode: DecodeConfig = field(default_factory=DecodeConfig)
+    # savedmodel: a TensorFlow SavedModel directory | tflite: one .tflite file for LiteRT
+    # (docs/export-litert.md)
+    format: str = "savedmodel"
+    tflite_batch_size: int = 1  # format=tflite: sentences per call, a static shape
     task_name: str = "export"
 
     def __post_init__(self) -> None:
         check_checkpoint(self.checkpoint)
+        check_choice("format", self.format, EXPORT_FORMATS)
+        if self.tflite_batch_size < 1:
+            raise ConfigError(f"tflite_batch_size must be >= 1, got {self.tflite_batch_size}")
+        if self.format == "tflite" and self.decode.precision != "float32":
+            raise ConfigError("format=tflite needs decode.precision=float32")
 
 
 SCHEMAS: dict[str, type] = {

@@ -96,7 +96,20 @@ def search_loop(
     batch = tf.shape(max_lengths)[0]
     rows = batch * strategy.beam_size
     row_limits = tf.repeat(max_lengths, strategy.beam_size)  # (R,)
-    reordered = []  # set while tracing the body if the strategy returns parents
+    # Arrays of one element per step, sized for the longest output (no row runs past its limit):
+    # of fixed size, and of static element shape when the batch is, the LiteRT converter turns
+    # them into plain tensors (seq2seq.inference.tflite).
+    max_steps = tf.maximum(tf.reduce_max(max_lengths), 0)  # 0 for an empty batch
+    static_rows = (
+        None if max_lengths.shape[0] is None else max_lengths.shape[0] * strategy.beam_size
+    )
+
+    def step_array(dtype, element_shape) -> tf.TensorArray:
+        return tf.TensorArray(dtype, size=max_steps, element_shape=element_shape)
+
+    # With one row per sentence a row's parent is itself: no parents array, no reordering (an
+    # unwritten TensorArray loop variable also stops the LiteRT converter).
+    reorders = strategy.beam_size > 1
 
     def body(v):
         t, finished = v["t"], v["finished"]
@@ -109,10 +122,9 @@ def search_loop(
             step_attention = tf.cast(step_attention, tf.float32)
             per_row["attention"] = tf.where(finished[:, None], 0.0, step_attention)
         out = dict(v, t=t + 1, prev_ids=next_ids, totals=totals)
-        if parents is not None:  # new row r extends old row parents[r]
+        if parents is not None and reorders:  # new row r extends old row parents[r]
             per_row = tf.nest.map_structure(lambda x: tf.gather(x, parents), per_row)
             out["parents"] = v["parents"].write(t, parents)
-            reordered.append(True)
         out["tokens"] = v["tokens"].write(t, next_ids)
         if attention:
             out["attention"] = v["attention"].write(t, per_row.pop("attention"))
@@ -128,18 +140,19 @@ def search_loop(
         "finished": tf.zeros([rows], tf.bool),
         "totals": strategy.initial_log_probs(batch),
         "num_tokens": tf.zeros([rows], tf.int32),
-        "tokens": tf.TensorArray(tf.int32, size=0, dynamic_size=True),
-        "parents": tf.TensorArray(tf.int32, size=0, dynamic_size=True),
+        "tokens": step_array(tf.int32, [static_rows]),
     }
+    if reorders:
+        loop_vars["parents"] = step_array(tf.int32, [static_rows])
     if attention:
-        loop_vars["attention"] = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+        loop_vars["attention"] = step_array(tf.float32, [static_rows, None])
     (v,) = tf.while_loop(
         lambda v: ~tf.reduce_all(v["finished"]),
         body,
         (loop_vars,),
         shape_invariants=(_row_invariants(loop_vars),),
     )
-    return _finalize(v, strategy, batch, bool(reordered))
+    return _finalize(v, strategy, batch)
 
 
 def _row_invariants(loop_vars):
@@ -154,14 +167,14 @@ def _row_invariants(loop_vars):
     return tf.nest.map_structure(invariant, loop_vars)
 
 
-def _finalize(v, strategy: SearchStrategy, batch, reordered: bool) -> dict[str, tf.Tensor]:
+def _finalize(v, strategy: SearchStrategy, batch) -> dict[str, tf.Tensor]:
     """Loop variables -> the result dict: follow the parents back from the final rows, then keep
     the first N rows of each sentence (the strategy keeps them sorted best first)."""
     k, n = strategy.beam_size, strategy.n_best
     rows = tf.shape(v["totals"])[0]
     tokens = _stack(v["tokens"], v["t"], [0, rows])  # (L, R)
     attention = _stack(v["attention"], v["t"], [0, rows, 0]) if "attention" in v else None
-    if reordered:
+    if "parents" in v:
         ancestors = _ancestors(_stack(v["parents"], v["t"], [0, rows]))  # (L, R)
         tokens = tf.gather(tokens, ancestors, batch_dims=1)
         if attention is not None:
@@ -184,24 +197,29 @@ def _finalize(v, strategy: SearchStrategy, batch, reordered: bool) -> dict[str, 
 
 
 def _stack(array: tf.TensorArray, size: tf.Tensor, empty_shape) -> tf.Tensor:
-    """`array.stack()`, or zeros of `empty_shape` if nothing was written (an empty batch stops
-    the loop before its first step, and an empty TensorArray of unknown shape cannot stack)."""
-    return tf.cond(size > 0, array.stack, lambda: tf.zeros(empty_shape, array.dtype))
+    """The first `size` elements of `array` stacked (the steps run; the unwritten rest stack as
+    zeros), or zeros of `empty_shape` if there were none (an empty batch stops the loop before
+    its first step, and an empty TensorArray of unknown shape cannot stack)."""
+    if array.element_shape.is_fully_defined():  # a static batch: no tf.cond (LiteRT)
+        return array.stack()[:size]
+    return tf.cond(
+        size > 0, lambda: array.stack()[:size], lambda: tf.zeros(empty_shape, array.dtype)
+    )
 
 
 def _ancestors(parents: tf.Tensor) -> tf.Tensor:
     """rows[t, r]: the row at step t of the hypothesis that ends in row r, from parents int32
-    (L, R) (parents[t, r] = the row at step t - 1 that row r extends at step t). Returns (L, R)."""
-    final_rows = tf.range(tf.shape(parents)[1])
+    (L, R) (parents[t, r] = the row at step t - 1 that row r extends at step t). Returns (L, R).
 
-    def follow_back():
-        # earlier[t] = parents[t][rows[t]] = rows[t - 1], scanning from the last step back.
-        earlier = tf.scan(
-            lambda rows, step_parents: tf.gather(step_parents, rows),
-            parents,
-            initializer=final_rows,
-            reverse=True,
-        )
-        return tf.concat([earlier[1:], final_rows[None]], axis=0)
+    A loop from the last step back: rows[L - 1] = r, rows[t - 1] = parents[t][rows[t]]. Not
+    `tf.scan`, whose input array the LiteRT converter cannot lower."""
+    steps, num_rows = tf.shape(parents)[0], tf.shape(parents)[1]
+    final_rows = tf.range(num_rows)
+    final_rows.set_shape(parents.shape[1:])
+    rows = tf.TensorArray(tf.int32, size=steps, element_shape=parents.shape[1:])
 
-    return tf.cond(tf.shape(parents)[0] > 0, follow_back, lambda: parents)  # scan needs a step
+    def body(t, step_rows, rows):
+        return t - 1, tf.gather(parents[t], step_rows), rows.write(t, step_rows)
+
+    _, _, rows = tf.while_loop(lambda t, *_: t >= 0, body, (steps - 1, final_rows, rows))
+    return _stack(rows, steps, [0, num_rows])
