@@ -2,6 +2,7 @@
 pinned Keras, and a changed private falls back to Keras' public update with a warning."""
 
 import logging
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -59,3 +60,21 @@ def test_a_changed_private_falls_back_to_keras_adam_with_a_warning(
         np.testing.assert_array_equal(a, e)
     warnings = [r for r in caplog.records if "using Keras' own Adam update" in r.message]
     assert len(warnings) == 1
+
+
+def test_no_other_module_names_the_keras_privates():
+    """The adapter is the only place to update when Keras changes them."""
+    package = Path(keras_private.__file__).parents[1]
+    names = [
+        keras_private.VARIABLE_INDEX,
+        keras_private.MOMENTUMS,
+        keras_private.VELOCITIES,
+        keras_private.ALL_REDUCE,
+    ]
+    users = {
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        for name in names
+        if name in path.read_text()
+    }
+    assert users == {"training/keras_private.py"}
