@@ -85,7 +85,8 @@ def test_each_command_in_the_docs_composes_and_validates(verb, args):
     flags = {"-m", "--multirun"}
     overrides = [a for a in args if not a.startswith("-") and a not in flags]
     overrides = [o for o in first_of_each_sweep(overrides) if not o.startswith("hydra")]
-    if verb != "train" and not any(o.startswith("run_dir=") for o in overrides):
+    takes_run_dir = verb not in ("train", "prepare")  # the inference verbs read a trained run
+    if takes_run_dir and not any(o.startswith("run_dir=") for o in overrides):
         overrides.append("run_dir=/runs/r")
     hydra_node = compose_verb(verb, *overrides, hydra=True).hydra  # launcher/sweeper options
     assert hydra_node is not None
