@@ -3,15 +3,18 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The exact versions the recipes were recorded with (docs/install.md); LOCK= installs from the
+# ranges in pyproject.toml alone.
+LOCK   ?= requirements/lock.txt
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: install train prepare reproduce test test-slow lint clean-logs
+.PHONY: install lock train prepare reproduce test test-slow lint clean-logs
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet $(if $(LOCK),-c $(LOCK)) -e ".[dev]"
 	touch $(STAMP)
 
 # The fused GRU kernel (model.rnn=fused), compiled against the installed TensorFlow. If no
@@ -21,6 +24,15 @@ $(KERNEL): seq2seq/layers/kernels/gru_sequence.cc seq2seq/layers/kernels/build.p
 	$(BIN)/python seq2seq/layers/kernels/build.py
 
 install: $(STAMP) $(KERNEL)
+
+## Re-resolve requirements/lock.txt from pyproject.toml, keeping its versions where they still
+## fit (one lock for Python 3.11-3.13): make lock ARGS="--upgrade-package numpy"
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet "uv>=0.9,<1"
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		-c requirements/lock.txt --no-header --annotation-style line $(ARGS) -o requirements/lock.tmp
+	{ sed -n '/^#/p' requirements/lock.txt; sed 's/, -c requirements\/lock.txt//' requirements/lock.tmp; } \
+		> requirements/lock.txt && rm requirements/lock.tmp
 
 ## Run the default experiment (G2P on CMUdict, ~10 min on 2 CPU cores).
 ## Extra Hydra overrides: make train ARGS="train.max_steps=100"

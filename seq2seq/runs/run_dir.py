@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 
 from seq2seq.errors import RunDirError
 from seq2seq.files import atomic_write_text
+from seq2seq.resources import checkout_root
 
 RUN_CONFIG = "run_config.yaml"
 # Sections that define what a run *is*: resuming with different values would mix two runs.
@@ -57,8 +58,11 @@ class RunDir:
 
 
 def git_commit(root: Path | None = None) -> str:
-    """The code's git commit (with `-dirty` when the tree has changes), or `unknown`."""
-    root = root or Path(__file__).resolve().parents[2]
+    """The code's git commit (with `-dirty` when the tree has changes), or `unknown` (also for
+    an installed wheel, which is no checkout)."""
+    root = root or checkout_root()
+    if root is None:
+        return "unknown"
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
