@@ -26,13 +26,14 @@ $(KERNEL): seq2seq/layers/kernels/gru_sequence.cc seq2seq/layers/kernels/build.p
 install: $(STAMP) $(KERNEL)
 
 ## Re-resolve requirements/lock.txt from pyproject.toml, keeping its versions where they still
-## fit (one lock for Python 3.11-3.13): make lock ARGS="--upgrade-package numpy"
+## fit (one lock for Python 3.11-3.13; setuptools 65.5, the recorded one, cannot run on 3.12, so
+## the lock has one version below 3.12 and one from it): make lock ARGS="--upgrade-package numpy"
 lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet "uv>=0.9,<1"
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		-c requirements/lock.txt --no-header --annotation-style line $(ARGS) -o requirements/lock.tmp
-	{ sed -n '/^#/p' requirements/lock.txt; sed 's/, -c requirements\/lock.txt//' requirements/lock.tmp; } \
-		> requirements/lock.txt && rm requirements/lock.tmp
+	{ sed -n '/^#/p' requirements/lock.txt; sed -E 's/-c requirements\/lock.txt, //; s/, -c requirements\/lock.txt//' requirements/lock.tmp; } \
+		> requirements/lock.new && mv requirements/lock.new requirements/lock.txt && rm requirements/lock.tmp
 
 ## Run the default experiment (G2P on CMUdict, ~10 min on 2 CPU cores).
 ## Extra Hydra overrides: make train ARGS="train.max_steps=100"
