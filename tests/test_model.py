@@ -14,7 +14,6 @@ from omegaconf import OmegaConf
 from seq2seq.config import ModelConfig, validate
 from seq2seq.layers.attention_base import Memory
 from seq2seq.model import Seq2Seq, build_model, build_variables
-from seq2seq.training.losses import masked_cross_entropy_mean
 from tests.model_helpers import (
     BATCH_SPEC,
     SOURCE_VOCAB,
@@ -24,6 +23,7 @@ from tests.model_helpers import (
     random_model,
     tiny_config,
 )
+from tests.reference_losses import masked_cross_entropy_mean
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "model"
 

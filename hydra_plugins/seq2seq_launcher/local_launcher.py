@@ -142,7 +142,7 @@ class _Job:
     def _died(self, exitcode: int) -> JobReturn:
         """A job whose process ended without a result: record it as failed and go on, unless
         it was interrupted (then the sweep stops, as with joblib)."""
-        from seq2seq.analysis.sweeps import FAILED, write_status
+        from seq2seq.analysis.sweeps import FAILED, STATUS_FILE, write_status
         from seq2seq.cli.common import FailedJob
 
         if exitcode == -signal.SIGKILL:
@@ -153,7 +153,7 @@ class _Job:
             error = f"its process ended with exit status {exitcode} and no result"
         # A signal gave the job no chance to record anything; an exit status came from the
         # job (`seq2seq.cli.common.run_sweep_job` records what it knows: keep that).
-        recorded = self.job_dir is not None and (Path(self.job_dir) / "status.json").exists()
+        recorded = self.job_dir is not None and (Path(self.job_dir) / STATUS_FILE).exists()
         if self.job_dir is not None and (exitcode < 0 or not recorded):
             write_status(self.job_dir, FAILED, error)
         log.error("job #%d failed: %s (run directory %s)", self.index, error, self.job_dir)

@@ -27,6 +27,7 @@ from omegaconf import OmegaConf
 from seq2seq.analysis.runs import flatten
 from seq2seq.errors import ConfigError
 from seq2seq.runs import RunDir
+from seq2seq.runs.run_dir import METRICS_FILE
 
 SPEC_FILE = "reproduce.yaml"
 RESULTS_FILE = "results.json"
@@ -235,7 +236,7 @@ def _read_source(run: RunDir, name: str) -> dict:
             if run.config.exists()
             else {}
         )
-    return _json(run.evaluations / name / "metrics.json").get("metrics", {})
+    return _json(run.evaluations / name / METRICS_FILE).get("metrics", {})
 
 
 def _json(path: Path) -> dict:

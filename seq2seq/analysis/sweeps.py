@@ -18,12 +18,11 @@ from typing import Any
 import yaml
 
 from seq2seq.files import atomic_write_json, atomic_write_text
+from seq2seq.runs.run_dir import METRICS_FILE, STATUS_FILE
 
-STATUS_FILE = "status.json"
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
 OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
-METRICS_FILE = "metrics.json"
 MULTIRUN_FILE = "multirun.yaml"  # Hydra's composed config of the sweep, in the sweep dir
 OK, FAILED = "ok", "failed"
 # metrics.json keys shown besides best/val/* and best/test/*.

@@ -39,6 +39,7 @@ from seq2seq.analysis.reproduction import (
 from seq2seq.errors import Seq2SeqError
 from seq2seq.files import atomic_write_text
 from seq2seq.runs import RunDir, git_commit
+from seq2seq.runs.run_dir import METRICS_FILE
 
 SMOKE = "debug=smoke"
 TABLE_FILE = "table.md"
@@ -160,7 +161,7 @@ def run_commands(run: Run, run_dir: Path, extra: list[str]) -> None:
         command("train", *overrides, f"hydra.run.dir={run_dir}")
     for name, evaluation in run.evaluate.items():
         out = RunDir(run_dir).evaluations / name
-        if (out / "metrics.json").exists():
+        if (out / METRICS_FILE).exists():
             print(f"  {out}: evaluated already", file=sys.stderr)
             continue
         overrides = resolve_runs(evaluation, run_dir.parent)

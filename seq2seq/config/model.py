@@ -30,9 +30,10 @@ class ModelConfig:
     bridge: str = "dense"
     tie_embeddings: bool = False  # output projection = target embedding^T (projected if needed)
     dropout: float = 0.1  # on embeddings, between GRU layers and before the output layer
-    # GRU implementation of the encoder and the Luong decoder (same weights, checkpoints load
-    # either way): keras (keras.layers.GRU; cuDNN on a GPU) | fused (input projections of all
-    # steps in one matmul, hand-written backward pass; faster on the CPU).
+    # GRU implementation of the encoder, the Luong decoder and the Bahdanau decoder's
+    # teacher-forced loop with additive attention (same weights, checkpoints load either way):
+    # keras (keras.layers.GRU / keras.ops.scan; cuDNN on a GPU) | fused (MaskedGRU and
+    # bahdanau_recurrence: hand-written backward passes; faster on the CPU).
     rnn: str = "keras"
 
     @property

@@ -36,6 +36,7 @@ import tensorflow as tf
 from seq2seq.config.data import SPLITS, DataConfig
 from seq2seq.data.corpora import Corpus, assign_split, load_corpora, read_parallel_text, read_tsv
 from seq2seq.data.corpora.lines import read_lines
+from seq2seq.data.corpora.tsv import parse_tsv_row
 from seq2seq.data.streaming_files import fingerprints, text_pairs, tsv_pairs
 from seq2seq.errors import DataError
 
@@ -151,18 +152,11 @@ def _pairs(cfg: DataConfig) -> Iterator[tuple[str, str]]:
             if all(pair):
                 yield pair
         return
-    needed = max(cfg.source_column, cfg.target_column) + 1
     for number, line in read_lines(cfg.train.path):
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        if len(fields) < needed:
-            raise DataError(
-                f"{cfg.train.path}:{number}: expected at least {needed} tab-separated columns, "
-                f"found {len(fields)}"
-            )
-        pair = fields[cfg.source_column].strip(), fields[cfg.target_column].strip()
-        if all(pair):
+        pair = parse_tsv_row(
+            line, cfg.source_column, cfg.target_column, f"{cfg.train.path}:{number}"
+        )
+        if pair is not None:
             yield pair
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from seq2seq.data.corpora.tsv import tsv_columns_error, tsv_columns_needed
 from seq2seq.errors import DataError
 
 POOL_SIZE = 1024
@@ -85,10 +86,9 @@ def tsv_pairs(
     lowercase: bool = False,
 ) -> tf.data.Dataset:
     """Pairs from two columns of a tab-separated file (see the module docstring)."""
-    needed = max(source_column, target_column) + 1
-    template = DATA_ERROR_MARK + path.replace("{", "{{").replace("}", "}}")
-    template += ":{}: expected at least "
-    template += f"{needed} tab-separated columns"
+    needed = tsv_columns_needed(source_column, target_column)
+    escaped = path.replace("{", "{{").replace("}", "}}")
+    template = DATA_ERROR_MARK + tsv_columns_error(escaped + ":{}", needed)
 
     def parse(pool_index, lines):  # int64 scalar, strings (N,)
         filled = tf.strings.strip(lines) != ""

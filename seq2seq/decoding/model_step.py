@@ -4,9 +4,8 @@
 
 `log_probs` are the model's own log-probabilities with PAD and BOS at -inf; `state` is any nest of
 tensors whose first axis is the row (R), returned with the same structure; `attention` is float
-(R, S). The loop never sees the model, its memory or the source. An ensemble would plug in here:
-build one callback per model with `start_model`, keep the tuple of their states as the state, and
-average their log-probabilities.
+(R, S). The loop never sees the model, its memory or the source. An ensemble comes in as one
+model (`seq2seq.decoding.ensemble.Ensemble`: `encode` / `decode_step` over its members).
 """
 
 from collections.abc import Callable

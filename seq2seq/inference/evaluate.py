@@ -14,6 +14,7 @@ from seq2seq.evaluation import task_scores
 from seq2seq.files import atomic_write_json, atomic_write_text
 from seq2seq.inference.attention import align, heatmap
 from seq2seq.runs.load import LoadedRun
+from seq2seq.runs.run_dir import METRICS_FILE
 
 log = logging.getLogger("seq2seq.evaluate")
 
@@ -65,7 +66,7 @@ def evaluate_run(
         "metrics": metrics,
         "signatures": signatures,
     }
-    atomic_write_json(out_dir / "metrics.json", report)
+    atomic_write_json(out_dir / METRICS_FILE, report)
     if plot_attention > 0:
         plot_alignments(run, decoded.sources[:plot_attention], split, out_dir)
     return report

@@ -4,7 +4,7 @@ Same math and weights as `keras.layers.GRU(reset_after=True)` (it holds a `keras
 as `cell`, so checkpoints load either way and `cell` serves single decoding steps), computed as
 Keras' CPU loop cannot: the input projection `x W + b_x` of every step in one matmul, then a
 loop over the recurrent part only (`h U + b_h` and the gate math). Keras 3's CPU GRU does the
-input matmul inside its per-step loop (TF-NOTES).
+input matmul inside its per-step loop (`GRUCell.call` in keras/src/layers/rnn/gru.py).
 
 The recurrence runs in a C++ kernel (`kernels/gru_sequence.cc`, built by `make`: the whole
 time loop in one op, gate math fused per step) when its library is there, and in plain

@@ -1,9 +1,12 @@
-"""The run directory: every file name in it, the stored run config, the code version.
+"""The run directory: its file names, the stored run config, the code version.
 
 Layout (see README, "Run directory"): .hydra/, run.lock (while training runs),
 run_config.yaml, git.txt, tokenizer/, checkpoints/{last,best}/, tensorboard/, metrics.jsonl
 (one JSON object per logged event), metrics.json (final summary), train.log, stats.json
-(prepare), evaluations/, translations/, export/. File names are written here and nowhere else.
+(prepare), evaluations/, translations/, export/; a sweep job's status.json. These names are
+written here and nowhere else (other modules take them from `RunDir` or these constants); the
+files inside evaluations/NAME/, translations/ and export/ are named by the verbs that write them
+(`seq2seq.inference`).
 """
 
 import subprocess
@@ -18,6 +21,8 @@ from seq2seq.files import atomic_write_text
 from seq2seq.resources import checkout_root
 
 RUN_CONFIG = "run_config.yaml"
+METRICS_FILE = "metrics.json"  # a run's final summary; also each evaluations/NAME/ report
+STATUS_FILE = "status.json"  # a sweep job's outcome (seq2seq.analysis.sweeps)
 # Sections that define what a run *is*: resuming with different values would mix two runs.
 # train.deterministic too: a data-iterator checkpoint of one mode does not restore in the other.
 IDENTITY_SECTIONS = ("data", "tokenizer", "model", "task", "train.deterministic")
@@ -42,7 +47,7 @@ class RunDir:
     checkpoints = property(lambda self: self.path / "checkpoints")
     tensorboard = property(lambda self: self.path / "tensorboard")
     metrics_log = property(lambda self: self.path / "metrics.jsonl")
-    metrics = property(lambda self: self.path / "metrics.json")
+    metrics = property(lambda self: self.path / METRICS_FILE)
     stats = property(lambda self: self.path / "stats.json")
     train_log = property(lambda self: self.path / "train.log")
     evaluations = property(lambda self: self.path / "evaluations")

@@ -62,9 +62,3 @@ def masked_cross_entropy(y_true, logits, mask, label_smoothing=0.0):
     per_token = _per_token_cross_entropy(labels, logits, label_smoothing)  # (B, T)
     per_token = tf.where(mask, per_token, 0.0)  # (B, T); zero value and zero gradient
     return _sum(per_token), tf.reduce_sum(tf.cast(mask, tf.float32))
-
-
-def masked_cross_entropy_mean(y_true, logits, mask, label_smoothing=0.0):
-    """Mean cross-entropy per real token: sum / max(count, 1), float32 scalar."""
-    loss_sum, num_tokens = masked_cross_entropy(y_true, logits, mask, label_smoothing)
-    return loss_sum / tf.maximum(num_tokens, 1.0)

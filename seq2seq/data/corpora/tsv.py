@@ -13,23 +13,38 @@ def read_tsv(path: str | Path, source_column: int = 0, target_column: int = 1) -
     Empty lines, and rows with an empty source or target field, are skipped and counted as
     "empty". Raises DataError naming file and line for a row with too few columns.
     """
-    needed = max(source_column, target_column) + 1
     sources, targets, empty = [], [], 0
     for number, line in read_lines(path):
-        if not line.strip():
+        pair = parse_tsv_row(line, source_column, target_column, f"{path}:{number}")
+        if pair is None:
             empty += 1
             continue
-        fields = line.split("\t")
-        if len(fields) < needed:
-            raise DataError(
-                f"{path}:{number}: expected at least {needed} tab-separated columns, "
-                f"found {len(fields)}"
-            )
-        source, target = fields[source_column].strip(), fields[target_column].strip()
-        if not (source and target):
-            empty += 1
-            continue
-        sources.append(source)
-        targets.append(target)
+        sources.append(pair[0])
+        targets.append(pair[1])
     warn_skipped(path, {"empty": empty})
     return Corpus(sources=sources, targets=targets, name=str(path), skipped={"empty": empty})
+
+
+def tsv_columns_needed(source_column: int, target_column: int) -> int:
+    return max(source_column, target_column) + 1
+
+
+def tsv_columns_error(place: str, needed: int) -> str:
+    """The start of the message for a row with too few columns (`place` = "file:line"); the
+    streaming reader builds the same message in the graph."""
+    return f"{place}: expected at least {needed} tab-separated columns"
+
+
+def parse_tsv_row(
+    line: str, source_column: int, target_column: int, place: str
+) -> tuple[str, str] | None:
+    """(source, target) of one row, stripped; None for an empty line or an empty field.
+    Raises DataError naming `place` ("file:line") for a row with too few columns."""
+    if not line.strip():
+        return None
+    fields = line.split("\t")
+    needed = tsv_columns_needed(source_column, target_column)
+    if len(fields) < needed:
+        raise DataError(f"{tsv_columns_error(place, needed)}, found {len(fields)}")
+    source, target = fields[source_column].strip(), fields[target_column].strip()
+    return (source, target) if source and target else None
