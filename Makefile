@@ -3,14 +3,17 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The exact versions the recipes were recorded with (docs/install.md); LOCK= installs from the
+# ranges in pyproject.toml alone.
+LOCK   ?= requirements/lock.txt
 export PYTHONHASHSEED ?= 0
 
-.PHONY: install train prepare reproduce notebooks test test-slow lint docs docs-serve clean-logs
+.PHONY: install lock train prepare reproduce notebooks test test-slow lint docs docs-serve clean-logs
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet $(if $(LOCK),-c $(LOCK)) -e ".[dev]"
 	touch $(STAMP)
 
 # Prebuild the fused GRU kernel (model.rnn=fused) for this CPU's x86-64 level and the installed
@@ -23,6 +26,16 @@ $(KERNEL): seq2seq/layers/kernels/gru_sequence.cc seq2seq/layers/kernels/build.p
 	touch $(KERNEL)
 
 install: $(STAMP) $(KERNEL)
+
+## Re-resolve requirements/lock.txt from pyproject.toml, keeping its versions where they still
+## fit (one lock for Python 3.11-3.13; setuptools 65.5, the recorded one, cannot run on 3.12, so
+## the lock has one version below 3.12 and one from it): make lock ARGS="--upgrade-package numpy"
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet "uv>=0.9,<1"
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		-c requirements/lock.txt --no-header --annotation-style line $(ARGS) -o requirements/lock.tmp
+	{ sed -n '/^#/p' requirements/lock.txt; sed -E 's/-c requirements\/lock.txt, //; s/, -c requirements\/lock.txt//' requirements/lock.tmp; } \
+		> requirements/lock.new && mv requirements/lock.new requirements/lock.txt && rm requirements/lock.tmp
 
 ## Run the default experiment (G2P on CMUdict, ~10 min on 2 CPU cores).
 ## Extra Hydra overrides: make train ARGS="train.max_steps=100"
@@ -44,7 +57,7 @@ reproduce: $(STAMP) $(KERNEL)
 ## Headless, with parameters: docs/notebooks.md. Extra options: make notebooks ARGS="--no-browser"
 NOTEBOOKS_STAMP := $(VENV)/.notebooks
 $(NOTEBOOKS_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[dev,notebooks]"
+	$(BIN)/python -m pip install --quiet $(if $(LOCK),-c $(LOCK)) -e ".[dev,notebooks]"
 	touch $(NOTEBOOKS_STAMP)
 
 notebooks: $(NOTEBOOKS_STAMP) $(KERNEL)

@@ -7,13 +7,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout (installed with pip -e)
+from seq2seq.resources import checkout_root
 
 
 def logs_dir() -> Path:
     """Where `make train` and sweeps put their runs: $PROJECT_ROOT/logs, else the checkout's
-    logs/ (a notebook's kernel starts in notebooks/, so a relative logs/ would miss it)."""
-    return Path(os.environ.get("PROJECT_ROOT") or PROJECT_ROOT) / "logs"
+    logs/ (a notebook's kernel starts in notebooks/, so a relative logs/ would miss it), else
+    (an installed wheel) logs/ of the working directory."""
+    return Path(os.environ.get("PROJECT_ROOT") or checkout_root() or ".") / "logs"
 
 
 def notebook_param(name: str, default: Any) -> Any:

@@ -11,6 +11,7 @@ from typing import TypeVar
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
+from seq2seq import resources
 from seq2seq.analysis.sweeps import FAILED, OK, write_status
 from seq2seq.cli.log_files import error_to_log_files
 from seq2seq.errors import Seq2SeqError
@@ -19,7 +20,8 @@ from seq2seq.quiet import be_verbose
 T = TypeVar("T")
 
 # Absolute: run as a console script, Hydra would resolve a relative config_path as a package.
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+# The configs are package data (seq2seq/conf, the checkout's conf/): see seq2seq/resources.py.
+CONF_DIR = str(resources.CONF_DIR)
 
 log = logging.getLogger("seq2seq")
 # Exit statuses from 128 on (128 + signal number: 130 Ctrl-C, 143 SIGTERM) mean the job was

@@ -6,6 +6,8 @@ import os
 
 from omegaconf import OmegaConf
 
+from seq2seq.resources import shipped_data
+
 
 def existing_dir_or(path: str, fallback: str) -> str:
     """`path` if it is an existing directory, else `fallback`.
@@ -55,3 +57,6 @@ def register() -> None:
     OmegaConf.register_new_resolver("existing_dir_or", existing_dir_or, replace=True)
     OmegaConf.register_new_resolver("export_suffix", export_suffix, replace=True)
     OmegaConf.register_new_resolver("worker_log_suffix", worker_log_suffix, replace=True)
+    # `${shipped_data:tatoeba_spa_eng/spa.txt.gz}`: a file of the checkout's data/, also inside
+    # an installed wheel (seq2seq/resources.py), whatever the working directory.
+    OmegaConf.register_new_resolver("shipped_data", shipped_data, replace=True)

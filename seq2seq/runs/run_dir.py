@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 
 from seq2seq.errors import RunDirError
 from seq2seq.files import atomic_write_text
+from seq2seq.resources import checkout_root
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,11 @@ class RunDir:
 
 
 def git_commit(root: Path | None = None) -> str:
-    """The code's git commit (with `-dirty` when the tree has changes), or `unknown`."""
-    root = root or Path(__file__).resolve().parents[2]
+    """The code's git commit (with `-dirty` when the tree has changes), or `unknown` (also for
+    an installed wheel, which is no checkout)."""
+    root = root or checkout_root()
+    if root is None:
+        return "unknown"
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
