@@ -1,12 +1,12 @@
 """Sweeps (issue 11): failed jobs recorded without stopping the sweep, the sweep table
-(summary.csv/.md), the Optuna search config, TensorBoard HParams, progress bars.
+(summary.csv/.md), the Optuna search config. (TensorBoard HParams: test_tensorboard_hparams.py;
+progress bars: test_progress.py.)
 
 The fast tests use fake sweep directories, jobs that fail before TensorFlow is imported, and the
 shared smoke run; the `slow` ones train real sweeps (local, basic, Optuna, submitit).
 """
 
 import csv
-import io
 import json
 import logging
 import os
@@ -20,20 +20,13 @@ from hydra.utils import get_class
 from omegaconf import OmegaConf, open_dict
 
 from hydra_plugins.seq2seq_launcher.local_launcher import available_cores
-from seq2seq.analysis.sweeps import (
-    lower_is_better,
-    read_status,
-    summarize_sweep,
-    sweep_objective,
-    sweep_rows,
-    write_status,
-)
-from seq2seq.cli.common import FailedJob, run_cli, run_sweep_job
+from seq2seq.analysis.sweeps import lower_is_better, summarize_sweep, sweep_objective, sweep_rows
+from seq2seq.cli.common import run_cli, run_sweep_job
 from seq2seq.cli.summarize import main as summarize_main
 from seq2seq.cli.sweeps import SweepSummary
-from seq2seq.config import DecodeConfig, TrainRunConfig, validate
-from seq2seq.decoding.corpus import progress_bar
+from seq2seq.config import TrainRunConfig, validate
 from seq2seq.errors import ConfigError
+from seq2seq.runs.job_status import FailedJob, read_status, write_status
 from tests.cli_helpers import compose_verb, run_verb
 from tests.train_helpers import tiny_train_overrides
 
@@ -516,69 +509,6 @@ def test_the_slurm_launcher_requeues_preempted_jobs():
     cfg = compose_verb("train", "hydra/launcher=slurm", hydra=True)
     assert get_class(cfg.hydra.launcher._target_).__name__ == "SlurmLauncher"
     assert cfg.hydra.launcher.max_num_timeout > 0  # a job stopped at its time limit requeues
-
-
-# --- TensorBoard HParams and progress bars (on the shared smoke run) -----------------------
-
-
-def test_a_run_writes_its_hparams_and_final_metrics_to_tensorboard(smoke_run):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorboard.plugins.hparams import plugin_data_pb2
-
-    events = EventAccumulator(str(smoke_run.run_dir / "tensorboard"))
-    events.Reload()
-    content = events.PluginTagToContent("hparams")
-    starts = [
-        plugin_data_pb2.HParamsPluginData.FromString(c).session_start_info
-        for c in content.values()
-        if plugin_data_pb2.HParamsPluginData.FromString(c).HasField("session_start_info")
-    ]
-    assert len(starts) == 1
-    hparams = starts[0].hparams
-    assert hparams["model.dropout"].number_value == pytest.approx(smoke_run.cfg.model.dropout)
-    assert hparams["model.decoder"].string_value == smoke_run.cfg.model.decoder
-    assert hparams["train.max_steps"].number_value == 12 and hparams["task"].string_value
-    tags = events.Tags()["tensors"]
-    assert {"best/val/wer", "best/test/wer", "best/val/loss"} <= set(tags)
-    import tensorflow as tf
-
-    (event,) = events.Tensors("best/val/wer")
-    assert float(tf.make_ndarray(event.tensor_proto)) == pytest.approx(
-        smoke_run.metrics["best/val/wer"]
-    )
-    assert event.step == smoke_run.metrics["steps"]
-
-
-class FakeTerminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-@pytest.mark.parametrize(
-    "enabled, terminal, shown", [(True, True, True), (True, False, False), (False, True, False)]
-)
-def test_progress_bar_only_when_asked_and_on_a_terminal(monkeypatch, enabled, terminal, shown):
-    stream = FakeTerminal() if terminal else io.StringIO()
-    monkeypatch.setattr("sys.stderr", stream)
-    with progress_bar(4, "decoding", "sent", enabled) as bar:
-        bar.update(4)
-    assert ("0/4" in stream.getvalue()) is shown
-    assert ("sent/s" in stream.getvalue()) is shown
-
-
-def test_translate_shows_a_bar_over_the_decoded_lines(smoke_run, monkeypatch):
-    from seq2seq.inference.translate import translate_lines
-    from seq2seq.runs.load import load_run
-
-    run = load_run(smoke_run.run_dir)
-    stream = FakeTerminal()
-    monkeypatch.setattr("sys.stderr", stream)
-    lines = ["abc", "hgf", "", "dd"]
-    translate_lines(run, lines, DecodeConfig(), progress=True)
-    assert "decoding" in stream.getvalue() and "/3 [" in stream.getvalue()
-    stream.truncate(0)
-    translate_lines(run, lines, DecodeConfig())
-    assert stream.getvalue() == ""
 
 
 # --- real sweeps (slow) ---------------------------------------------------------------------

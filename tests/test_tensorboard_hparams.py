@@ -116,3 +116,31 @@ def test_no_trials_no_sweep_experiment(tmp_path):
     (tmp_path / "0" / "tensorboard").mkdir(parents=True)
     assert write_sweep_experiment(tmp_path) is None
     assert not (tmp_path / SWEEP_HPARAMS_DIR).exists()
+
+
+def test_a_run_writes_its_hparams_and_final_metrics_to_tensorboard(smoke_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    events = EventAccumulator(str(smoke_run.run_dir / "tensorboard"))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")
+    starts = [
+        plugin_data_pb2.HParamsPluginData.FromString(c).session_start_info
+        for c in content.values()
+        if plugin_data_pb2.HParamsPluginData.FromString(c).HasField("session_start_info")
+    ]
+    assert len(starts) == 1
+    hparams = starts[0].hparams
+    assert hparams["model.dropout"].number_value == pytest.approx(smoke_run.cfg.model.dropout)
+    assert hparams["model.decoder"].string_value == smoke_run.cfg.model.decoder
+    assert hparams["train.max_steps"].number_value == 12 and hparams["task"].string_value
+    tags = events.Tags()["tensors"]
+    assert {"best/val/wer", "best/test/wer", "best/val/loss"} <= set(tags)
+    import tensorflow as tf
+
+    (event,) = events.Tensors("best/val/wer")
+    assert float(tf.make_ndarray(event.tensor_proto)) == pytest.approx(
+        smoke_run.metrics["best/val/wer"]
+    )
+    assert event.step == smoke_run.metrics["steps"]

@@ -4,8 +4,9 @@ Same job semantics as hydra-joblib-launcher (whose `execute_job` steps it repeat
 but a job killed outright (SIGKILL: the out-of-memory killer, `kill -9`; or a crash) does not stop
 the sweep: joblib's pool gives up on every job when one of its workers dies. Here the killed job
 is recorded as failed in its run directory (`status.json`, which `seq2seq-summarize` and the
-sweep's summary read), its result is a `FailedJob` (the Optuna sweeper records a failed trial),
-and the other jobs go on. A job stopped by SIGINT or SIGTERM stops the sweep, as with joblib.
+sweep's summary read), its result is a `FailedJob` (the Optuna sweeper records a failed trial;
+both from `seq2seq.runs.job_status`), and the other jobs go on. A job stopped by SIGINT or
+SIGTERM stops the sweep, as with joblib.
 
 A fresh interpreter (multiprocessing "spawn") per job: TensorFlow state never carries over
 between jobs. The job's arguments travel pickled with cloudpickle (as joblib's loky does).
@@ -142,8 +143,8 @@ class _Job:
     def _died(self, exitcode: int) -> JobReturn:
         """A job whose process ended without a result: record it as failed and go on, unless
         it was interrupted (then the sweep stops, as with joblib)."""
-        from seq2seq.analysis.sweeps import FAILED, STATUS_FILE, write_status
-        from seq2seq.cli.common import FailedJob
+        from seq2seq.runs.job_status import FAILED, FailedJob, write_status
+        from seq2seq.runs.run_dir import RunDir
 
         if exitcode == -signal.SIGKILL:
             error = "killed by SIGKILL (out of memory?) before it finished"
@@ -153,7 +154,7 @@ class _Job:
             error = f"its process ended with exit status {exitcode} and no result"
         # A signal gave the job no chance to record anything; an exit status came from the
         # job (`seq2seq.cli.common.run_sweep_job` records what it knows: keep that).
-        recorded = self.job_dir is not None and (Path(self.job_dir) / STATUS_FILE).exists()
+        recorded = self.job_dir is not None and RunDir(self.job_dir).status.exists()
         if self.job_dir is not None and (exitcode < 0 or not recorded):
             write_status(self.job_dir, FAILED, error)
         log.error("job #%d failed: %s (run directory %s)", self.index, error, self.job_dir)

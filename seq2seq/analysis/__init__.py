@@ -13,14 +13,9 @@ Import these from their modules (they load pandas, matplotlib, and some TensorFl
 """
 
 from seq2seq.analysis.runs import find_runs, flatten, read_curves, run_summary, varying_keys
-from seq2seq.analysis.sweeps import (
-    STATUS_FILE,
-    SweepRow,
-    read_status,
-    summarize_sweep,
-    sweep_rows,
-    write_status,
-)
+from seq2seq.analysis.sweeps import SweepRow, summarize_sweep, sweep_rows
+from seq2seq.runs.job_status import read_status
+from seq2seq.runs.run_dir import STATUS_FILE
 
 __all__ = [
     "find_runs",
@@ -33,5 +28,4 @@ __all__ = [
     "read_status",
     "summarize_sweep",
     "sweep_rows",
-    "write_status",
 ]

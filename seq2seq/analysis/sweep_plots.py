@@ -7,13 +7,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from seq2seq.analysis.sweeps import (
-    OK,
-    job_dirs,
-    summarize_sweep,
-    sweep_objective,
-    varying_overrides,
-)
+from seq2seq.analysis.sweeps import job_dirs, summarize_sweep, sweep_objective, varying_overrides
+from seq2seq.runs.job_status import OK
 
 
 def latest_sweep(root: str | Path) -> Path:

@@ -1,7 +1,7 @@
 """A sweep's table: one row per job of a multirun, with its overrides, status and final metrics.
 
 Every job of a `-m` sweep records its outcome in `<job dir>/status.json`
-(`{"status": "ok" | "failed", "error": one line | null}`, written by `seq2seq.cli.common`).
+(`{"status": "ok" | "failed", "error": one line | null}`: `seq2seq.runs.job_status`).
 `summarize_sweep(SWEEP_DIR)` reads every job directory under the sweep directory and writes
 `SWEEP_DIR/summary.csv` (every override key and metric) and `SWEEP_DIR/summary.md` (what the
 jobs changed), sorted by the optimized metric, failed jobs last. Plain Python (no TensorFlow).
@@ -17,14 +17,14 @@ from typing import Any
 
 import yaml
 
-from seq2seq.files import atomic_write_json, atomic_write_text
-from seq2seq.runs.run_dir import METRICS_FILE, STATUS_FILE
+from seq2seq.files import atomic_write_text
+from seq2seq.runs.job_status import OK, read_status
+from seq2seq.runs.run_dir import STATUS_FILE, RunDir
 
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
 OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
 MULTIRUN_FILE = "multirun.yaml"  # Hydra's composed config of the sweep, in the sweep dir
-OK, FAILED = "ok", "failed"
 # metrics.json keys shown besides best/val/* and best/test/*.
 RUN_KEYS = ("steps", "train_seconds", "real_tokens_per_sec")
 METRIC_PREFIXES = ("best/val/", "best/test/")
@@ -42,30 +42,6 @@ class SweepRow:
     error: str = ""  # one line; empty when ok
     overrides: dict[str, str] = field(default_factory=dict)  # key -> value as typed
     metrics: dict[str, float] = field(default_factory=dict)  # best/val/*, best/test/*, RUN_KEYS
-
-
-# --- status.json (written by each job) ----------------------------------------------------
-
-
-def write_status(job_dir: str | Path, status: str, error: str | None = None) -> None:
-    """Record a job's outcome: `{"status": "ok" | "failed", "error": one line | null}`."""
-    if status not in (OK, FAILED):
-        raise ValueError(f"status must be {OK!r} or {FAILED!r}, got {status!r}")
-    line = " ".join(error.split()) if error else None  # one line, whatever the message
-    atomic_write_json(Path(job_dir) / STATUS_FILE, {"status": status, "error": line})
-
-
-def read_status(job_dir: str | Path) -> tuple[str, str]:
-    """(status, error) of a job. Without status.json a job with metrics.json counts as ok (a
-    sweep from before status files); one with neither failed (killed, or still running)."""
-    job_dir = Path(job_dir)
-    path = job_dir / STATUS_FILE
-    if path.exists():
-        record = json.loads(path.read_text(encoding="utf-8"))
-        return str(record.get("status", FAILED)), str(record.get("error") or "")
-    if (job_dir / METRICS_FILE).exists():
-        return OK, ""
-    return FAILED, f"no {STATUS_FILE} or {METRICS_FILE}: the job was killed or is still running"
 
 
 # --- reading a sweep ----------------------------------------------------------------------
@@ -100,7 +76,7 @@ def read_overrides(job_dir: Path) -> dict[str, str]:
 
 def read_metrics(job_dir: Path) -> dict[str, float]:
     """The sweep-table figures of the job's metrics.json (empty if it has none)."""
-    path = job_dir / METRICS_FILE
+    path = RunDir(job_dir).metrics
     if not path.exists():
         return {}
     metrics = json.loads(path.read_text(encoding="utf-8"))

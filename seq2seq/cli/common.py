@@ -4,7 +4,6 @@ job of a `-m` sweep is recorded in its run directory and the other jobs go on.""
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -12,10 +11,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
 from seq2seq import resources
-from seq2seq.analysis.sweeps import FAILED, OK, write_status
 from seq2seq.cli.log_files import error_to_log_files
 from seq2seq.errors import Seq2SeqError
 from seq2seq.quiet import be_verbose
+from seq2seq.runs.job_status import FAILED, OK, FailedJob, write_status
 
 T = TypeVar("T")
 
@@ -27,22 +26,6 @@ log = logging.getLogger("seq2seq")
 # Exit statuses from 128 on (128 + signal number: 130 Ctrl-C, 143 SIGTERM) mean the job was
 # stopped from outside: recorded as failed, and the sweep stops too (a scheduler requeues it).
 INTERRUPTED = 128
-
-
-@dataclass(frozen=True)
-class FailedJob:
-    """What a failed job of a sweep returns. Hydra's basic sweeper ignores it; a sweeper that
-    needs a number gets a ValueError from `float()`, which the Optuna sweeper records as a
-    failed trial before going on. (A NaN return would crash hydra-optuna-sweeper 1.3.0: it
-    tells Optuna the NaN again with the FAIL state, which Optuna refuses.)"""
-
-    error: str
-
-    def __float__(self) -> float:
-        raise ValueError(str(self))
-
-    def __str__(self) -> str:
-        return f"the job failed: {self.error}"
 
 
 def run_cli(job: Callable[[], T]) -> T | FailedJob:

@@ -12,7 +12,6 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from seq2seq.analysis.sweeps import (
-    OK,
     SUMMARY_CSV,
     SUMMARY_MD,
     SweepRow,
@@ -21,6 +20,7 @@ from seq2seq.analysis.sweeps import (
     varying_overrides,
 )
 from seq2seq.runs.hparams import write_sweep_experiment
+from seq2seq.runs.job_status import OK
 
 log = logging.getLogger("seq2seq.sweep")
 

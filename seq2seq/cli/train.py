@@ -5,8 +5,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from seq2seq.cli.app import hydra_app
-from seq2seq.cli.common import FailedJob, run_cli
+from seq2seq.cli.common import run_cli
 from seq2seq.config import TrainRunConfig, validate
+from seq2seq.runs.job_status import FailedJob
 
 DESCRIPTION = """train a sequence-to-sequence model: a masked GRU encoder-decoder with
 attention, G2P on CMUdict by default. The run directory (hydra.run.dir) gets checkpoints,

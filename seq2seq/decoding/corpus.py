@@ -1,15 +1,14 @@
 """Decode lists of source strings with a model, in length-sorted batches, in input order."""
 
-import sys
 from dataclasses import dataclass, replace
 
 import numpy as np
-from tqdm import tqdm
 
 from seq2seq.config import DataConfig, DecodeConfig
 from seq2seq.data.corpora import Corpus
 from seq2seq.data.pipeline import make_eval_dataset
 from seq2seq.decoding.search import search
+from seq2seq.progress import progress_bar
 
 
 @dataclass
@@ -47,20 +46,6 @@ def decode_sources(
             bar.update(len(ids))
     assert all(r is not None for r in results), "the evaluation pipeline lost sentences"
     return results
-
-
-def progress_bar(total: int, desc: str, unit: str, enabled: bool) -> tqdm:
-    """A tqdm bar on stderr with rate and ETA; shown only if `enabled` and stderr is a
-    terminal (tqdm's `disable=None`), so logs and pipes stay clean."""
-    return tqdm(
-        total=total,
-        desc=desc,
-        unit=unit,
-        file=sys.stderr,
-        disable=None if enabled else True,
-        dynamic_ncols=True,
-        leave=False,
-    )
 
 
 def _hypothesis(tokenizers, ids: np.ndarray, score: float) -> Hypothesis:

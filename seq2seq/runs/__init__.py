@@ -1,7 +1,7 @@
 """Run directories: their layout (`RunDir`), the stored run config, the code version
-(`run_dir`), the one-writer lock (`lock`), training-state checkpoints (`checkpoints`), and
-loading a trained run for the inference verbs (`load`). Below `training` and `inference`,
-which both use it.
+(`run_dir`), the one-writer lock (`lock`), a sweep job's outcome (`job_status`), training-state
+checkpoints (`checkpoints`), and loading a trained run for the inference verbs (`load`). Below
+`training` and `inference`, which both use it.
 
 This module imports no TensorFlow, so analysis code can use `RunDir` cheaply.
 """

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 RUN_CONFIG = "run_config.yaml"
 METRICS_FILE = "metrics.json"  # a run's final summary; also each evaluations/NAME/ report
-STATUS_FILE = "status.json"  # a sweep job's outcome (seq2seq.analysis.sweeps)
+STATUS_FILE = "status.json"  # a sweep job's outcome (seq2seq.runs.job_status)
 # Sections that define what a run *is*: resuming with different values would mix two runs.
 # train.deterministic too: a data-iterator checkpoint of one mode does not restore in the other.
 IDENTITY_SECTIONS = ("data", "tokenizer", "model", "task", "train.deterministic")
@@ -52,6 +52,7 @@ class RunDir:
     tensorboard = property(lambda self: self.path / "tensorboard")
     metrics_log = property(lambda self: self.path / "metrics.jsonl")
     metrics = property(lambda self: self.path / METRICS_FILE)
+    status = property(lambda self: self.path / STATUS_FILE)  # a sweep job's outcome
     stats = property(lambda self: self.path / "stats.json")
     train_log = property(lambda self: self.path / "train.log")
     evaluations = property(lambda self: self.path / "evaluations")

@@ -10,8 +10,8 @@ from seq2seq.data.stats import compute_stats
 from seq2seq.data.streaming import load_training_data
 from seq2seq.data.tokenizer import load_or_train_tokenizers
 from seq2seq.data.tokenizer_checks import warn_about_tokenizers
-from seq2seq.decoding.corpus import progress_bar
 from seq2seq.files import write_once
+from seq2seq.progress import progress_bar
 from seq2seq.runs import RunDir
 
 T = TypeVar("T")
