@@ -64,8 +64,10 @@ notebooks: $(NOTEBOOKS_STAMP) $(KERNEL)
 	PROJECT_ROOT=$(CURDIR) $(BIN)/jupyter lab --notebook-dir=notebooks $(ARGS)
 
 ## The default (fast) test suite, after lint and a strict docs build; this is what CI runs.
+## One pytest-xdist worker per core (TEST_WORKERS=0: one process), a test module per worker.
+TEST_WORKERS ?= auto
 test: lint docs $(KERNEL)
-	$(BIN)/python -m pytest -m "not slow" -q $(ARGS)
+	$(BIN)/python -m pytest -m "not slow" -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 ## The slow tests (end-to-end experiments, sweeps).
 test-slow: $(STAMP) $(KERNEL)

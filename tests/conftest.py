@@ -6,6 +6,7 @@ and tokenizers trained on it (char source model, word target model; 8 pieces + 4
 """
 
 import json
+import os
 import random
 import shutil
 from collections.abc import Iterator
@@ -13,6 +14,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+
+# Under pytest-xdist (`make test` runs `-n auto`) each worker's TensorFlow, and the verbs the
+# tests start in subprocesses, get their share of the cores instead of all of them each.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _share = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(_share))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(_share))
 
 TOY_PHONES = {"a": "AA", "b": "B", "c": "K", "d": "D", "e": "EH", "f": "F", "g": "G", "h": "HH"}
 

@@ -51,6 +51,7 @@ def test_mirrored_step_equals_the_one_device_step_and_per_replica_means_would_no
         assert mirrored == pytest.approx(single, abs=1e-5)
 
 
+@pytest.mark.slow  # the adapter's probe and fallback: tests/test_keras_private.py (fast)
 def test_without_the_keras_private_the_mirrored_step_still_equals_the_one_device_step():
     """If Keras drops `_all_reduce_sum_gradients`, the step hands it each replica's share of
     the summed gradients (Keras sums them again): the same SGD update, with a warning."""
