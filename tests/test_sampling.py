@@ -49,10 +49,14 @@ def test_sampling_varies_training_segmentations_of_the_same_text(
     for side in ("source", "target"):
         repeated = [ids for (s, _), ids in seen.items() if s == side and len(ids) > 1]
         varied = [ids for ids in repeated if len(set(ids)) > 1]
-        # The sampler takes no seed: how many vary differs between runs (44-60 % seen); with
-        # sampling off none does (test_no_sampling_gives_the_best_segmentation, and the
-        # unsampled side of test_sampling_only_the_named_sides).
-        assert len(repeated) > 50 and len(varied) >= len(repeated) / 10, side
+        # tensorflow-text's sampler takes no seed, so how many texts vary differs between runs
+        # (44-60 % seen). The test asks only that some do: each of the > 50 repeated texts
+        # would have to draw the same segmentation every time for it to fail (at alpha 0.1 a
+        # text of several pieces has many likely segmentations), while with sampling off
+        # none varies (test_no_sampling_gives_the_best_segmentation, and the unsampled side of
+        # test_sampling_only_the_named_sides).
+        assert len(repeated) > 50, side
+        assert varied, f"{side}: none of {len(repeated)} repeated texts was segmented twice apart"
         texts = {text for s, text in seen if s == side}
         assert texts <= set(getattr(toy_corpus, side + "s"))  # each decodes to its text
 

@@ -505,7 +505,9 @@ def test_the_sweep_callback_is_registered_for_every_verb(verb):
     assert get_class(cfg.hydra.callbacks.sweep_summary._target_) is SweepSummary
 
 
-def test_the_slurm_launcher_requeues_preempted_jobs():
+def test_the_slurm_launcher_is_submitit_with_time_limit_requeues_allowed():
+    """The config only: that submitit requeues a preempted job, and that the requeued job
+    resumes, is not driven here (no cluster; submitit_local's timeout signal was not tried)."""
     cfg = compose_verb("train", "hydra/launcher=slurm", hydra=True)
     assert get_class(cfg.hydra.launcher._target_).__name__ == "SlurmLauncher"
     assert cfg.hydra.launcher.max_num_timeout > 0  # a job stopped at its time limit requeues
