@@ -124,6 +124,8 @@ def _compile(level: str, library: Path) -> tuple[Path | None, str]:
 
 
 if __name__ == "__main__":
+    import seq2seq  # noqa: F401  (its import keeps TensorFlow's start-up chatter off stderr)
+
     path, reason = ensure_built()
     print(f"fused GRU kernel: {path}" if path else f"{reason}; model.rnn=fused uses TF ops")
     sys.exit(0)
