@@ -69,8 +69,10 @@ def text_pairs(
     )
 
     def parse(sources, targets):  # pools (N,), (M,): N == M except at a length mismatch
-        tf.debugging.Assert(tf.size(sources) == tf.size(targets), [message])
-        sources, targets = tf.strings.strip(sources), tf.strings.strip(targets)
+        aligned = tf.debugging.Assert(tf.size(sources) == tf.size(targets), [message])
+        # The pairing ops after it, or their shape error may come first (seen with one thread).
+        with tf.control_dependencies([aligned]):
+            sources, targets = tf.strings.strip(sources), tf.strings.strip(targets)
         return _keep(sources, targets, held_out, lowercase)
 
     pools = tf.data.Dataset.zip(_until_both_end(_lines(source)), _until_both_end(_lines(target)))
