@@ -101,7 +101,8 @@ class TrainState(tf.Module):
         """Record a validation in the plateau schedule (`PlateauTracker`)."""
         tracker = PlateauTracker(factor, patience, mode)
         best = float(self.plateau_best.numpy())
-        tracker.scale, tracker.bad = float(self.plateau_scale.numpy()), int(self.plateau_stale)
+        tracker.scale = float(self.plateau_scale.numpy())
+        tracker.bad = int(self.plateau_stale.numpy())
         tracker.best = None if math.isnan(best) else best
         tracker.update(value)
         self.plateau_scale.assign(tracker.scale)
