@@ -74,7 +74,8 @@ class Validation(NamedTuple):
 
 
 class Trainer:
-    """Runs `cfg.train` on built pieces. Use `run()`; see `seq2seq.training.loop.fit`."""
+    """Runs `cfg.train` on built pieces. Use `run()`, then (on the chief) `final_evaluation()`;
+    see `seq2seq.training.loop.fit`."""
 
     def __init__(
         self,
