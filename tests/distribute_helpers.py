@@ -160,9 +160,10 @@ def mirrored_resume(corpus_dir: str, phase: str) -> None:
     from pathlib import Path
 
     import seq2seq.training.loop as loop
+    from seq2seq.training.trainer import Trainer
     from tests.train_helpers import tiny_train_config, train_losses
 
-    loop.final_evaluation = lambda trainer: {}  # only the training losses matter here
+    Trainer.final_evaluation = lambda self: {}  # only the training losses matter here
     run = Path(corpus_dir) / "run"
     cfg = tiny_train_config(
         Path(corpus_dir), "train.strategy=mirrored", "train.devices=2", "train.deterministic=true"

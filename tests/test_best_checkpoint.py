@@ -8,12 +8,11 @@ import math
 import pytest
 import tensorflow as tf
 
-import seq2seq.training.loop as loop_module
 from seq2seq.runs import RunDir
 from seq2seq.runs.first_best import first_best_warning
 from seq2seq.runs.load import load_run
 from seq2seq.training.loop import fit
-from seq2seq.training.trainer import is_better
+from seq2seq.training.trainer import Trainer, is_better
 from tests.train_helpers import tiny_train_config
 
 NAN = math.nan
@@ -44,7 +43,7 @@ def _val_records(run_dir):
 def test_tied_metric_keeps_the_checkpoint_with_the_lowest_loss(tmp_path, monkeypatch):
     """A learning rate too small to get a word right in 8 steps: val/wer is 100.0 at steps 4
     and 8 while val/loss falls; the best checkpoint is the last, not the first."""
-    monkeypatch.setattr(loop_module, "final_evaluation", lambda trainer: {})
+    monkeypatch.setattr(Trainer, "final_evaluation", lambda self: {})
     cfg = tiny_train_config(
         tmp_path,
         "train.optimizer.learning_rate=0.002",

@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import seq2seq.training.loop as loop_module
 import seq2seq.training.steps as steps_module
 import seq2seq.training.trainer as trainer_module
 from seq2seq.errors import ConfigError, RunDirError
 from seq2seq.runs import RunDir, RunLock
 from seq2seq.training.loop import fit
+from seq2seq.training.trainer import Trainer
 from tests.cli_helpers import ENV, ROOT, run_verb
 from tests.train_helpers import tiny_train_config, tiny_train_overrides, train_losses
 
@@ -35,7 +35,7 @@ HOST = socket.gethostname()
 
 @pytest.fixture
 def no_final_evaluation(monkeypatch):
-    monkeypatch.setattr(loop_module, "final_evaluation", lambda trainer: {})
+    monkeypatch.setattr(Trainer, "final_evaluation", lambda self: {})
 
 
 def _popen(argv: list[str], **kwargs) -> subprocess.Popen:
@@ -314,7 +314,7 @@ def test_a_failed_checkpoint_write_is_one_line_and_keeps_the_previous(
     )
     assert tf.train.latest_checkpoint(str(last)) == str(last / "ckpt-2")
     reader = tf.train.load_checkpoint(str(last / "ckpt-2"))
-    assert reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 2
+    assert reader.get_tensor("train_state/step/.ATTRIBUTES/VARIABLE_VALUE") == 2
     assert sorted(p.name for p in last.iterdir()) == [
         "checkpoint",
         "ckpt-2.data-00000-of-00001",

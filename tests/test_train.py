@@ -17,11 +17,11 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import seq2seq.training.loop as loop_module
 import seq2seq.training.trainer as trainer_module
 from seq2seq.errors import ConfigError, RunDirError
 from seq2seq.training.loop import fit
 from seq2seq.training.schedules import PlateauTracker
+from seq2seq.training.trainer import Trainer
 from tests.cli_helpers import run_python
 from tests.train_helpers import tiny_train_config, train_losses
 
@@ -54,7 +54,7 @@ def _records(run_dir, key):
 @pytest.fixture
 def no_final_evaluation(monkeypatch):
     """Skip fit()'s decoding of the whole valid and test splits (tests of the loop only)."""
-    monkeypatch.setattr(loop_module, "final_evaluation", lambda trainer: {})
+    monkeypatch.setattr(Trainer, "final_evaluation", lambda self: {})
 
 
 def test_run_directory_contents(smoke_run):
@@ -74,6 +74,7 @@ def test_run_directory_contents(smoke_run):
     assert saved["steps"] == 12 and saved["stop_reason"] == "max_steps"
     for key in ("best/val/wer", "best/val/per", "best/test/wer", "best/val/loss"):
         assert math.isfinite(saved[key]), key
+    assert saved["real_tokens_per_sec"] > 0  # the trainer's own figure (Throughput)
 
 
 def test_tensorboard_tags(smoke_run):

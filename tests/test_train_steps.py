@@ -10,7 +10,7 @@ from seq2seq.errors import RunDirError
 from seq2seq.runs.checkpoints import Checkpoints
 from seq2seq.training.schedules import PlateauTracker, learning_rate
 from seq2seq.training.steps import make_train_step
-from seq2seq.training.trainer import Interval
+from seq2seq.training.train_state import IntervalSums
 from tests.model_helpers import Sequence, make_batch, random_model, tiny_config
 
 
@@ -42,9 +42,9 @@ def test_logged_train_loss_is_the_real_token_mean(batch):
     x, y = make_batch(batch)
     expected = _numpy_mean_loss(model, x, y)
     step = make_train_step(model, tf.keras.optimizers.SGD(0.0))
-    interval = Interval()
+    interval = IntervalSums()
     interval.add(step(x, y, x["target_padding_mask"]))
-    assert interval.summary()["train/loss"] == pytest.approx(expected, abs=1e-5)
+    assert interval.summary(seconds=1.0)["train/loss"] == pytest.approx(expected, abs=1e-5)
     # Extra padding on both sides changes neither the loss nor the token count.
     x_pad, y_pad = make_batch(batch, extra_source=4, extra_target=6)
     padded = step(x_pad, y_pad, x_pad["target_padding_mask"])
@@ -58,15 +58,15 @@ def test_logged_train_loss_is_the_real_token_mean(batch):
 def test_interval_mean_weights_batches_by_tokens(batch):
     model = random_model(tiny_config(dropout=0.0), seed=4)
     step = make_train_step(model, tf.keras.optimizers.SGD(0.0))
-    interval, outs = Interval(), []
+    interval, outs = IntervalSums(), []
     for seqs in (batch[:1], batch[1:]):
         x, y = make_batch(seqs)
         outs.append(step(x, y, x["target_padding_mask"]))
         interval.add(outs[-1])
     total = sum(float(o["loss_sum"]) for o in outs) / sum(float(o["tokens"]) for o in outs)
-    assert interval.summary()["train/loss"] == pytest.approx(total, rel=1e-6)
+    assert interval.summary(seconds=1.0)["train/loss"] == pytest.approx(total, rel=1e-6)
     fraction = sum(float(o["tokens"]) for o in outs) / sum(float(o["positions"]) for o in outs)
-    assert interval.summary()["train/real_token_fraction"] == pytest.approx(fraction)
+    assert interval.summary(seconds=1.0)["train/real_token_fraction"] == pytest.approx(fraction)
 
 
 def test_cosine_schedule_warms_up_then_decays():

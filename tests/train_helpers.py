@@ -83,8 +83,9 @@ def resume_from_checkpoint(run_dir: str, checkpoint: str) -> None:
     from omegaconf import OmegaConf
 
     import seq2seq.training.loop as loop
+    from seq2seq.training.trainer import Trainer
 
-    loop.final_evaluation = lambda trainer: {}  # only the training losses matter here
+    Trainer.final_evaluation = lambda self: {}  # only the training losses matter here
     run = Path(run_dir)
     cfg = validate(OmegaConf.load(run / "run_config.yaml"), TrainRunConfig)
     cfg = replace(cfg, train=replace(cfg.train, resume_from=checkpoint))

@@ -27,8 +27,6 @@ class Checkpoints:
         state: trackables of the full training state (model, optimizer, iterator, counters).
         model: the model alone, saved as the best checkpoint.
         keep: how many full training states to keep.
-        optional: trackables saved with the state that checkpoints written by older code lack;
-            restoring such a checkpoint leaves them at their initial values.
 
     The caller must be the run directory's only writer (`RunLock`): partial saves left by a
     killed process (`ckpt-N_temp/`) are deleted here.
@@ -40,14 +38,12 @@ class Checkpoints:
         state: dict,
         model: tf.Module,
         keep: int,
-        optional: dict | None = None,
     ) -> None:
         self.directory = directory
         for partial in directory.glob("*/ckpt-*_temp"):
             shutil.rmtree(partial, ignore_errors=True)
-        self.state = tf.train.Checkpoint(**state, **(optional or {}))
-        self.required = tf.train.Checkpoint(**state)  # the same objects, checked on restore
-        self.optional = tf.train.Checkpoint(**(optional or {}))
+        self.objects = state
+        self.state = tf.train.Checkpoint(**state)
         self.last = tf.train.CheckpointManager(self.state, str(directory / "last"), keep)
         self.best_ckpt = tf.train.Checkpoint(model=model)
         self.best = tf.train.CheckpointManager(self.best_ckpt, str(directory / "best"), 1)
@@ -60,14 +56,17 @@ class Checkpoints:
         """Write the model as `best/ckpt-<step>`, replacing the previous best."""
         return _save(self.best, step)
 
-    def restore_latest(self, path: str | None = None) -> str | None:
-        """Restore the newest training state (or `path`); None when there is none."""
+    def restore_latest(self, path: str | None = None, without: tuple[str, ...] = ()) -> str | None:
+        """Restore the newest training state (or `path`); None when there is none. `without`:
+        names of `state` to leave as they are (which the caller fills from an older layout)."""
         path = path or self.last.latest_checkpoint
         if path is None:
             return None
+        kept = {name: obj for name, obj in self.objects.items() if name not in without}
         try:
-            self.required.restore(path).expect_partial().assert_existing_objects_matched()
-            self.optional.restore(path).expect_partial()
+            tf.train.Checkpoint(**kept).restore(
+                path
+            ).expect_partial().assert_existing_objects_matched()
         except Exception as exc:  # noqa: BLE001 — any failure means "cannot be loaded"
             earlier = [p for p in self.last.checkpoints if p != path]
             hint = (

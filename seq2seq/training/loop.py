@@ -7,16 +7,13 @@ multi_worker` every worker process calls `fit` with the same run directory: the 
 it; the others read its tokenizers and checkpoints and write to a temporary directory, removed
 at the end."""
 
-import json
 import logging
 import shutil
 import tempfile
-import time
 from dataclasses import asdict
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from seq2seq.config import TrainRunConfig
@@ -34,7 +31,6 @@ from seq2seq.runs import (
     git_commit,
     store_run_config,
 )
-from seq2seq.runs.checkpoints import restore_model
 from seq2seq.runs.hparams import METRIC_PREFIXES, in_sweep, write_experiment, write_trial
 from seq2seq.training.distribute import Distribution, make_distribution
 from seq2seq.training.hardware import resolve_for_run
@@ -138,14 +134,8 @@ def _fit(
     summary = trainer.run()
     if not chief:
         return summary
-    preemption.phase = "the final evaluation (training is complete)"
-    if summary["steps"] > 0:
-        summary.update(final_evaluation(trainer))
-    else:  # e.g. train.max_minutes already used up: there is no checkpoint to evaluate
-        log.warning("no training step was run (%s): no final evaluation", summary["stop_reason"])
-    summary.update(
-        parameters=model.count_params(), git=commit, real_tokens_per_sec=_mean_train_rate(run_dir)
-    )
+    summary.update(trainer.final_evaluation())
+    summary.update(parameters=model.count_params(), git=commit)
     atomic_write_json(run_dir.metrics, summary)
     if cfg.logger.tensorboard:
         log_hparams(run_dir, cfg, summary)
@@ -178,27 +168,6 @@ def set_threads(num_threads: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(num_threads)
     except RuntimeError:  # TensorFlow already started in this process
         log.warning("train.num_threads=%d ignored: TensorFlow was already initialized", num_threads)
-
-
-def final_evaluation(trainer: Trainer) -> dict:
-    """Best checkpoint's metrics on the whole valid and test splits (if present)."""
-    checkpoint = restore_model(trainer.model, trainer.run_dir.checkpoints, "best")
-    out: dict = {"best_checkpoint": checkpoint}
-    for split in ("valid", "test"):
-        if split not in trainer.corpora or not trainer.corpora[split].sources:
-            continue
-        started = time.perf_counter()
-        metrics, _, signatures = trainer.validate(split, decode_limit=0)  # the whole split
-        out.update({f"best/{k}": v for k, v in metrics.items()})
-        if signatures:  # translation: how BLEU, chrF and TER were computed (sacrebleu)
-            out["signatures"] = signatures
-        log.info(
-            "best checkpoint on %s (%.1fs): %s",
-            split,
-            time.perf_counter() - started,
-            " | ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
-        )
-    return out
 
 
 # Config sections that sweeps vary: the columns of TensorBoard's HParams dashboard.
@@ -246,14 +215,3 @@ def _scalar_settings(node: dict, prefix: str) -> dict:
         elif value is not None:
             out[name] = value
     return out
-
-
-def _mean_train_rate(run_dir: RunDir) -> float | None:
-    """Median of the logged train/real_tokens_per_sec values (None if nothing logged)."""
-    rates = []
-    with open(run_dir.metrics_log, encoding="utf-8") as f:
-        for line in f:
-            rate = json.loads(line).get("train/real_tokens_per_sec")
-            if rate is not None:
-                rates.append(rate)
-    return float(np.median(rates)) if rates else None

@@ -1,9 +1,10 @@
 """The training loop: steps, periodic logging, validation, checkpoints, early stopping,
 non-finite guards and graceful preemption.
 
-`Trainer` holds the state that a checkpoint saves (model, optimizer, data iterator, counters,
-the partial log interval) so that a run interrupted at any step, and resumed, continues
-exactly where it stopped and logs the same figures as an uninterrupted one.
+`Trainer` holds the state that a checkpoint saves (model, optimizer, data iterator, dropout
+RNG and a `TrainState`: counters, best validation, the partial log interval) so that a run
+interrupted at any step, and resumed, continues exactly where it stopped and logs the same
+figures as an uninterrupted one.
 
 Under a `mirrored` or `multi_worker` strategy (`distribute.py`) the figures are global (summed
 over replicas) and every worker runs the same loop; only the chief validates and writes the run
@@ -14,7 +15,7 @@ import logging
 import math
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import keras
@@ -27,14 +28,15 @@ from seq2seq.decoding import decode_corpus
 from seq2seq.errors import Seq2SeqError
 from seq2seq.evaluation import sample_lines, task_scores
 from seq2seq.runs import RunDir
-from seq2seq.runs.checkpoints import Checkpoints, random_states
+from seq2seq.runs.checkpoints import Checkpoints, random_states, restore_model
 from seq2seq.training.distribute import Distribution
 from seq2seq.training.distributed_step import make_distributed_train_step
 from seq2seq.training.optimizers import build_optimizer
 from seq2seq.training.preemption import Preemption
 from seq2seq.training.run_logger import RunLogger
-from seq2seq.training.schedules import PlateauTracker, learning_rate
+from seq2seq.training.schedules import learning_rate
 from seq2seq.training.steps import make_eval_step, make_train_step, select_inputs
+from seq2seq.training.train_state import IntervalSums, TrainState, read_packed
 from seq2seq.training.validation import evaluate_loss
 
 log = logging.getLogger("seq2seq.train")
@@ -44,48 +46,23 @@ class NonFiniteLossError(Seq2SeqError):
     """The loss became NaN or Inf; the last good checkpoint is kept."""
 
 
-# Batch statistics summed over a log interval (outputs of the train step).
-SUM_KEYS = ("loss_sum", "correct", "tokens", "positions", "source_tokens", "source_positions")
-
-
 @dataclass
-class Interval:
-    """Sums of the batch statistics since the last log line (applied steps only)."""
+class Throughput:
+    """Real target tokens per second of the train steps this process ran (data, forward,
+    backward, update), from its second step on: the first traces the step function."""
 
-    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SUM_KEYS, 0.0))
-    grad_norm_sum: float = 0.0
+    tokens: float = 0.0
+    seconds: float = 0.0
     steps: int = 0
-    start: float = field(default_factory=time.perf_counter)
 
-    def add(self, out: dict) -> None:
-        for key in SUM_KEYS:
-            self.sums[key] += float(out[key])
-        self.grad_norm_sum += float(out["grad_norm"])
+    def add(self, tokens: float, seconds: float) -> None:
         self.steps += 1
+        if self.steps > 1:
+            self.tokens, self.seconds = self.tokens + tokens, self.seconds + seconds
 
-    def state(self) -> list[float]:
-        """The sums as one vector, saved in checkpoints (float64: exact for Python floats)."""
-        return [float(self.steps), self.grad_norm_sum] + [self.sums[k] for k in SUM_KEYS]
-
-    @classmethod
-    def from_state(cls, state: list[float]) -> "Interval":
-        steps, grad_norm_sum, *sums = state
-        return cls(dict(zip(SUM_KEYS, sums)), grad_norm_sum, int(steps))
-
-    def summary(self) -> dict[str, float]:
-        if self.steps == 0:  # every step of the interval was skipped (train.on_nonfinite)
-            return {}
-        s, seconds = self.sums, max(time.perf_counter() - self.start, 1e-9)
-        return {
-            "train/loss": s["loss_sum"] / max(s["tokens"], 1.0),
-            "train/token_accuracy": s["correct"] / max(s["tokens"], 1.0),
-            "train/grad_norm": self.grad_norm_sum / max(self.steps, 1),
-            "train/real_tokens_per_sec": s["tokens"] / seconds,
-            "train/padded_positions_per_sec": (s["positions"] - s["tokens"]) / seconds,
-            "train/real_token_fraction": s["tokens"] / max(s["positions"], 1.0),
-            "train/source_real_token_fraction": s["source_tokens"]
-            / max(s["source_positions"], 1.0),
-        }
+    def rate(self) -> float | None:
+        """Tokens per second; None before the second step."""
+        return self.tokens / self.seconds if self.seconds > 0 else None
 
 
 class Validation(NamedTuple):
@@ -97,7 +74,8 @@ class Validation(NamedTuple):
 
 
 class Trainer:
-    """Runs `cfg.train` on built pieces. Use `run()`; see `seq2seq.training.loop.fit`."""
+    """Runs `cfg.train` on built pieces. Use `run()`, then (on the chief) `final_evaluation()`;
+    see `seq2seq.training.loop.fit`."""
 
     def __init__(
         self,
@@ -126,25 +104,9 @@ class Trainer:
             self.optimizer = build_optimizer(cfg)
             self.optimizer.build(model.trainable_variables)
         self.iterator = iter(train_dataset)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.examples_seen = tf.Variable(0.0, dtype=tf.float64, trainable=False)
-        self.plateau = PlateauTracker(
-            cfg.train.schedule.factor, cfg.train.schedule.patience, cfg.train.monitor_mode
-        )
-        # [best monitored value (NaN = none yet), validations without improvement, plateau x3]
-        self.progress = tf.Variable(
-            [math.nan, 0.0] + self.plateau.state(), dtype=tf.float64, trainable=False
-        )
-        # Validation loss of the best checkpoint: breaks ties on the monitored metric (NaN when
-        # resumed from a checkpoint written before 2026-12-06, which lacks it).
-        self.best_loss = tf.Variable(math.nan, dtype=tf.float64, trainable=False)
-        # The log interval in progress, stored at each save: a resume mid-interval logs the
-        # same interval means as an uninterrupted run.
-        self.interval = Interval()
-        self.interval_state = tf.Variable(self.interval.state(), dtype=tf.float64, trainable=False)
-        # Saved as `counters`: skipped steps in total and in a row, the last validated step.
-        self.skipped_steps, self.skipped_in_a_row, self.validated_step = 0, 0, -1
-        self.counters = tf.Variable([0, 0, -1], dtype=tf.int64, trainable=False)
+        self.state = TrainState()
+        self.step = self.state.step  # the same variable: the step count
+        self._interval_start = time.perf_counter()  # of the log interval in progress
         self.checkpoints = Checkpoints(
             run_dir.checkpoints,
             state=dict(
@@ -152,21 +114,17 @@ class Trainer:
                 optimizer=self.optimizer,
                 iterator=self.iterator,
                 random=random_states(model),
-                step=self.step,
-                examples_seen=self.examples_seen,
-                progress=self.progress,
-                interval=self.interval_state,
-                counters=self.counters,
+                train_state=self.state,
             ),
             model=model,
             keep=cfg.train.keep_checkpoints,
-            optional=dict(best_loss=self.best_loss),
         )
         self.train_step = self._make_train_step()
         self.eval_step = make_eval_step(model)
         self.logger: RunLogger | None = None
         self._saved_step = -1  # step of the newest training-state checkpoint on disk
         self._last_save = time.perf_counter()
+        self.throughput = Throughput()
 
     def _make_train_step(self):
         t = self.cfg.train
@@ -186,24 +144,18 @@ class Trainer:
         )
 
     # --- the loop -------------------------------------------------------------------------
-    def run(self) -> dict[str, float]:
-        """Train until a stop condition; return the final summary (also in metrics.json).
+    def run(self) -> dict:
+        """Train until a stop condition; return the summary of this process's training:
+        `stop_reason`, `steps`, `train_seconds`, `resumed_from_step`, `real_tokens_per_sec`
+        (`Throughput`; None before a second step).
 
         On SIGTERM/SIGINT (see `seq2seq.training.preemption`): finish the step, save, raise
         `Interrupted`.
         """
-        resume_from = self.cfg.train.resume_from
-        if resume_from is None and self.resume_dir is not None:
-            resume_from = tf.train.latest_checkpoint(self.resume_dir)
-        restored = self.checkpoints.restore_latest(resume_from)
-        self.plateau.load_state(self.progress.numpy()[2:].tolist())
-        self.interval = Interval.from_state(self.interval_state.numpy().tolist())
-        self.skipped_steps, self.skipped_in_a_row, self.validated_step = (
-            int(v) for v in self.counters.numpy()
-        )
+        restored = self._restore()
         start_step, start_time = int(self.step.numpy()), time.time()
         self._saved_step = start_step if restored else -1
-        self._last_save = time.perf_counter()
+        self._last_save = self._interval_start = time.perf_counter()
         self.logger = RunLogger(
             self.run_dir,
             self.cfg.logger.tensorboard and self.dist.is_chief,
@@ -216,7 +168,7 @@ class Trainer:
             with self.preemption.deferred():
                 stop_reason = self._loop(start_time)
                 step = int(self.step.numpy())
-                if self.validated_step != step:
+                if int(self.state.validated_step.numpy()) != step:
                     self._validate_and_save(step)
                 self._check_preemption(step)
         finally:
@@ -227,7 +179,23 @@ class Trainer:
             "steps": step,
             "train_seconds": time.time() - start_time,
             "resumed_from_step": start_step,
+            "real_tokens_per_sec": self.throughput.rate(),
         }
+
+    def _restore(self) -> str | None:
+        """Restore the checkpoint to resume from (train.resume_from, or the newest); return
+        its path, or None for a fresh start. A checkpoint written until 2026-12-06 (eaafd7d)
+        holds its training state packed by position: read into the named fields."""
+        path = self.cfg.train.resume_from
+        if path is None and self.resume_dir is not None:
+            path = tf.train.latest_checkpoint(self.resume_dir)
+        path = path or self.checkpoints.last.latest_checkpoint
+        packed = read_packed(path) if path else None
+        restored = self.checkpoints.restore_latest(path, without=("train_state",) if packed else ())
+        if packed:
+            self.state.load(packed)
+            log.info("read the training state of %s from its packed (pre-2026-12-06) layout", path)
+        return restored
 
     def _loop(self, start_time: float) -> str:
         """Steps, logs, validations and checkpoints until a stop condition; return it."""
@@ -236,15 +204,16 @@ class Trainer:
             stop_reason = self._stop_reason(start_time)
             if stop_reason:
                 return stop_reason
-            self._one_step(self.interval)
+            self._one_step(self.state.interval)
             step = int(self.step.numpy())
             if step % t.log_every == 0:
-                self._log_interval(step, self.interval)
-                self.interval = Interval()
+                self._log_interval(step, self.state.interval)
+                self.state.interval.reset()
+                self._interval_start = time.perf_counter()
             if step % t.validate_every == 0:
                 paused = time.perf_counter()
                 self._validate_and_save(step)
-                self.interval.start += time.perf_counter() - paused  # rates exclude validation
+                self._interval_start += time.perf_counter() - paused  # rates exclude validation
             elif self._save_due(step):
                 self.save(step)
             self._check_preemption(step)
@@ -258,8 +227,6 @@ class Trainer:
 
     def save(self, step: int) -> str:
         """Write the full training state at `step` (checkpoints/last)."""
-        self.interval_state.assign(self.interval.state())
-        self.counters.assign([self.skipped_steps, self.skipped_in_a_row, self.validated_step])
         path = self.checkpoints.save(step)
         self._saved_step, self._last_save = step, time.perf_counter()
         return path
@@ -279,20 +246,23 @@ class Trainer:
             f"at step {step}: saved {path}; run the same command to resume from it"
         )
 
-    def _one_step(self, interval: Interval) -> None:
+    def _one_step(self, interval: IntervalSums) -> None:
+        started = time.perf_counter()
         x, y, mask = next_pairs(self.iterator)  # a malformed streamed file: DataError
-        lr = learning_rate(int(self.step.numpy()), self.cfg.train) * self.plateau.scale
+        scale = float(self.state.plateau_scale.numpy())
+        lr = learning_rate(int(self.step.numpy()), self.cfg.train) * scale
         self.optimizer.learning_rate.assign(lr)
         batch = (select_inputs(x), y, mask)
         out = self.train_step(*(self.dist.split(*batch) if self.dist.distributed else batch))
         loss = float(out["loss_sum"]) / max(float(out["tokens"]), 1.0)
         if math.isfinite(loss) and math.isfinite(float(out["grad_norm"])):
             interval.add(out)
-            self.skipped_in_a_row = 0
+            self.state.skipped_in_a_row.assign(0)
         else:
             self._non_finite(loss, float(out["grad_norm"]))
         self.step.assign_add(1)
-        self.examples_seen.assign_add(float(out["examples"]))
+        self.state.examples_seen.assign_add(float(out["examples"]))
+        self.throughput.add(float(out["tokens"]), time.perf_counter() - started)
 
     def _non_finite(self, loss: float, grad_norm: float) -> None:
         """A NaN/Inf loss or gradient: stop (train.on_nonfinite=stop), or count the skipped
@@ -305,9 +275,8 @@ class Trainer:
                 "(try a lower train.optimizer.learning_rate or train.optimizer.clip_norm, or "
                 "train.on_nonfinite=skip)"
             )
-        self.skipped_steps += 1
-        self.skipped_in_a_row += 1
-        in_a_row = self.skipped_in_a_row
+        self.state.skipped_steps.assign_add(1)
+        in_a_row = int(self.state.skipped_in_a_row.assign_add(1).numpy())
         log.warning(
             "step %d: loss %s, gradient norm %s: update skipped (%d in a row)",
             step,
@@ -331,20 +300,20 @@ class Trainer:
         if self.dist.any(t.max_minutes > 0 and time.time() - start_time >= 60 * t.max_minutes):
             return "max_minutes"
         patience = t.early_stopping_patience
-        if patience > 0 and self.progress.numpy()[1] >= patience:
+        if patience > 0 and int(self.state.stale_validations.numpy()) >= patience:
             return "early_stopping"
         return None
 
     @property
     def epoch(self) -> float:
-        return float(self.examples_seen.numpy()) / self.num_train_examples
+        return float(self.state.examples_seen.numpy()) / self.num_train_examples
 
-    def _log_interval(self, step: int, interval: Interval) -> None:
-        values = interval.summary()
+    def _log_interval(self, step: int, interval: IntervalSums) -> None:
+        values = interval.summary(time.perf_counter() - self._interval_start)
         values["train/learning_rate"] = float(self.optimizer.learning_rate.numpy())
         values["train/epoch"] = self.epoch
         if self.cfg.train.on_nonfinite == "skip":
-            values["train/skipped_steps"] = float(self.skipped_steps)
+            values["train/skipped_steps"] = float(self.state.skipped_steps.numpy())
         self.logger.scalars(step, values)
         if self.cfg.logger.console_every and step % self.cfg.logger.console_every == 0:
             self.logger.console(step, values)
@@ -370,6 +339,34 @@ class Trainer:
         prefix = split_prefix(split)
         return Validation({f"{prefix}/{k}": v for k, v in metrics.items()}, samples, signatures)
 
+    def final_evaluation(self) -> dict:
+        """The best checkpoint's metrics on the whole valid and test splits (those present),
+        as `best/<split prefix>/<name>`, with `best_checkpoint` and the sacrebleu
+        `signatures`; {} when no step was run (no checkpoint to evaluate)."""
+        if int(self.step.numpy()) == 0:  # e.g. train.max_minutes already used up
+            log.warning("no training step was run: no final evaluation")
+            return {}
+        self.preemption.phase = "the final evaluation (training is complete)"
+        out: dict = {"best_checkpoint": restore_model(self.model, self.run_dir.checkpoints)}
+        for split in ("valid", "test"):
+            if split in self.corpora and self.corpora[split].sources:
+                out.update(self._evaluate_best(split))
+        return out
+
+    def _evaluate_best(self, split: str) -> dict:
+        started = time.perf_counter()
+        metrics, _, signatures = self.validate(split, decode_limit=0)  # the whole split
+        log.info(
+            "best checkpoint on %s (%.1fs): %s",
+            split,
+            time.perf_counter() - started,
+            " | ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
+        )
+        out: dict = {f"best/{k}": v for k, v in metrics.items()}
+        if signatures:  # translation: how BLEU, chrF and TER were computed (sacrebleu)
+            out["signatures"] = signatures
+        return out
+
     def _validate_and_save(self, step: int) -> None:
         """Validate, save the best model (if better), then the training state.
 
@@ -381,17 +378,13 @@ class Trainer:
         value, loss = self.dist.broadcast(
             [metrics.get(self.cfg.train.monitor, math.nan), metrics.get("val/loss", math.nan)]
         )
-        best = self.progress.numpy()[0]
-        better = is_better(
-            value, loss, best, float(self.best_loss.numpy()), self.cfg.train.monitor_mode
-        )
-        if self.cfg.train.schedule.name == "plateau":
-            self.plateau.update(value)
-        progress = [value if better else best, 0.0 if better else self.progress.numpy()[1] + 1]
-        self.progress.assign(progress + self.plateau.state())
-        self.validated_step = step
+        t, state = self.cfg.train, self.state
+        best, best_loss = float(state.best.numpy()), float(state.best_loss.numpy())
+        better = is_better(value, loss, best, best_loss, t.monitor_mode)
+        if t.schedule.name == "plateau":
+            state.update_plateau(value, t.schedule.factor, t.schedule.patience, t.monitor_mode)
+        state.record_validation(step, value, loss, better)
         if better:
-            self.best_loss.assign(loss)
             self.checkpoints.save_best(step)
         self.save(step)
         if self.dist.is_chief:
