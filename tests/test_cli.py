@@ -240,7 +240,9 @@ def test_export_refuses_an_existing_directory(smoke_run, tmp_path):
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
-@pytest.mark.parametrize("verb", ["evaluate", "translate"])
+@pytest.mark.parametrize(
+    "verb", ["evaluate", pytest.param("translate", marks=pytest.mark.slow)]
+)  # the same run_dir resolver; translate's path runs with `make test-slow`
 def test_a_mistyped_run_dir_is_one_line_and_creates_nothing_at_the_typo(tmp_path, verb):
     typo = tmp_path / "runs" / "2026-11-29_typo"
     proc = run_verb(verb, f"run_dir={typo}", cwd=tmp_path)

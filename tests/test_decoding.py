@@ -517,8 +517,22 @@ def early_and_exhaustive(model, source_ids, mask, **kwargs) -> dict[bool, dict]:
     }
 
 
-@pytest.mark.parametrize("penalty", ["gnmt", "average", "none"])
-@pytest.mark.parametrize(("beam_size", "n_best"), [(2, 1), (5, 1), (5, 3), (3, 3)])
+# Every penalty and every (beam, n_best) shape appears in the default suite once; the other
+# eight combinations run with `make test-slow`.
+FAST_EARLY_STOPPING = {("gnmt", 2, 1), ("average", 5, 1), ("none", 5, 3), ("gnmt", 3, 3)}
+EARLY_STOPPING_CASES = [
+    pytest.param(
+        penalty,
+        beam_size,
+        n_best,
+        marks=() if (penalty, beam_size, n_best) in FAST_EARLY_STOPPING else pytest.mark.slow,
+    )
+    for beam_size, n_best in [(2, 1), (5, 1), (5, 3), (3, 3)]
+    for penalty in ["gnmt", "average", "none"]
+]
+
+
+@pytest.mark.parametrize(("penalty", "beam_size", "n_best"), EARLY_STOPPING_CASES)
 def test_early_stopping_returns_the_exhaustive_result(toys_that_end, penalty, beam_size, n_best):
     """Same hypotheses, scores and order as searching until every beam is finished."""
     for model, source_ids, mask in toys_that_end:
