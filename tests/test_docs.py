@@ -17,7 +17,7 @@ from tests.cli_helpers import ENV, compose_verb, verb_config
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 HYDRA_VERBS = set(SCHEMAS)
-RUN_VERBS = {"evaluate", "translate", "export"}  # they read a trained run: run_dir=…
+RUN_VERBS = {"evaluate", "translate", "distill", "export"}  # they read a trained run: run_dir=…
 BLOCK = re.compile(r"```(?:bash|sh|console)\n(.*?)```", re.S)
 
 

@@ -10,6 +10,7 @@ VERBS = {
     "seq2seq-evaluate": "decode and score a split of a trained run",
     "seq2seq-translate": "translate lines (stdin to stdout) with a trained run",
     "seq2seq-export": "write a trained run as a strings-in/strings-out SavedModel",
+    "seq2seq-distill": "decode a split with a trained run (or ensemble): a corpus for a student",
     "seq2seq-summarize": "the table of a sweep's jobs (SWEEP_DIR/summary.md)",
     "seq2seq-reproduce": "re-run an experiment's recorded commands and compare the figures",
 }

@@ -31,6 +31,7 @@ from seq2seq.config.train import (
 )
 from seq2seq.config.verbs import (
     SCHEMAS,
+    DistillRunConfig,
     EvaluateRunConfig,
     ExportRunConfig,
     PrepareRunConfig,
@@ -53,6 +54,7 @@ __all__ = [
     "ScheduleConfig",
     "TrainConfig",
     "SCHEMAS",
+    "DistillRunConfig",
     "EvaluateRunConfig",
     "ExportRunConfig",
     "PrepareRunConfig",

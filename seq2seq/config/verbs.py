@@ -116,6 +116,48 @@ class TranslateRunConfig:
 
 
 @dataclass
+class DistillRunConfig:
+    """`seq2seq-distill`: a split decoded by a teacher (a run or an ensemble) as a corpus."""
+
+    run_dir: str = MISSING  # the teacher: a training run directory
+    # Other run directories decoded with run_dir as one ensemble (log-probs averaged per step).
+    ensemble: list[str] = field(default_factory=list)
+    checkpoint: str = "best"
+    # The split whose distinct sources are decoded (with the teacher's best hypothesis as target).
+    split: str = "train"
+    # Splits written as they are (all references), so the student validates and tests on the
+    # teacher's own splits.
+    copy_splits: list[str] = field(default_factory=lambda: ["valid", "test"])
+    # Also keep each source's original targets (a target equal to the teacher's output once):
+    # the student learns from both.
+    include_original: bool = False
+    output: str = MISSING  # a directory: <split>.tsv.gz (or .source/.target) and distill.json
+    format: str = "tsv"  # tsv (data=tsv) | text (two aligned files, data=parallel_text)
+    compress: bool = True  # gzip the files (.gz; every reader takes them)
+    # Sources per resumable unit: each is written once decoded, and a run started again with
+    # the same settings continues after the last one.
+    chunk_size: int = 4096
+    # Sources longer than the teacher's data.max_source_length: truncate | reject.
+    long_input: str = "truncate"
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    task_name: str = "distill"
+    # Progress bars on stderr (rate, ETA) when stderr is a terminal; a line per chunk in the log.
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        check_checkpoint(self.checkpoint)
+        check_choice("split", self.split, SPLITS)
+        for split in self.copy_splits:
+            check_choice("copy_splits", split, SPLITS)
+        if self.split in self.copy_splits:
+            raise ConfigError(f"copy_splits holds {self.split!r}, the split being distilled")
+        check_choice("format", self.format, ("tsv", "text"))
+        check_choice("long_input", self.long_input, LONG_INPUT)
+        if self.chunk_size < 1:
+            raise ConfigError(f"chunk_size must be >= 1, got {self.chunk_size}")
+
+
+@dataclass
 class ExportRunConfig:
     """`seq2seq-export`: a strings-in/strings-out SavedModel of a trained run."""
 
@@ -144,5 +186,6 @@ SCHEMAS: dict[str, type] = {
     "train": TrainRunConfig,
     "evaluate": EvaluateRunConfig,
     "translate": TranslateRunConfig,
+    "distill": DistillRunConfig,
     "export": ExportRunConfig,
 }
