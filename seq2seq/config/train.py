@@ -52,6 +52,12 @@ class TrainConfig:
     monitor: str = "val/loss"
     monitor_mode: str = "min"  # min | max
     early_stopping_patience: int = 0  # validations without improvement; 0 disables
+    # checkpoints/best robust to a noisy validation set: a later validation whose monitored
+    # value is worse than the best so far by at most this much (in the metric's units, e.g.
+    # 0.5 = half a WER point) becomes the best checkpoint too; the best value stays the true
+    # optimum, and early stopping and the plateau schedule still count strict improvements only.
+    # 0 = keep only improvements (ties: the lower val/loss, then the later step).
+    monitor_tolerance: float = 0.0
     keep_checkpoints: int = 3
     # Training-state checkpoints besides the one at each validation: every `save_every` steps
     # and/or when `save_every_minutes` have passed since the last one (0 disables either).
@@ -95,6 +101,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.monitor_mode not in ("min", "max"):
             raise ConfigError(f"train.monitor_mode must be min or max, got {self.monitor_mode!r}")
+        if not self.monitor_tolerance >= 0:  # also rejects NaN
+            raise ConfigError(
+                f"train.monitor_tolerance must be >= 0 (0 = off), got {self.monitor_tolerance}"
+            )
         if self.max_steps <= 0 and self.max_epochs <= 0 and self.max_minutes <= 0:
             raise ConfigError("set one of train.max_steps, train.max_epochs, train.max_minutes")
         if self.schedule.name not in ("constant", "cosine", "inverse_sqrt", "plateau"):
