@@ -6,6 +6,8 @@ import json
 import logging
 import math
 import random
+from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 import tensorflow as tf
@@ -13,6 +15,7 @@ import tensorflow as tf
 import seq2seq.training.trainer as trainer_module
 from seq2seq.analysis.selection import Choice, replay, replay_run, validation_history
 from seq2seq.config import TrainConfig
+from seq2seq.data.corpora import Corpus
 from seq2seq.errors import ConfigError
 from seq2seq.runs.selection import (
     Validated,
@@ -20,6 +23,7 @@ from seq2seq.runs.selection import (
     is_better,
     select,
     standard_error,
+    tolerance_at,
     within_tolerance,
 )
 from seq2seq.training.loop import fit
@@ -96,6 +100,13 @@ def test_the_tolerance_must_not_be_negative():
     TrainConfig(monitor_tolerance=0.5)
     with pytest.raises(ConfigError, match=r"^train\.monitor_tolerance must be >= 0"):
         TrainConfig(monitor_tolerance=-0.1)
+    TrainConfig(monitor="val/wer", monitor_tolerance_se=1.0)
+    with pytest.raises(ConfigError, match=r"^train\.monitor_tolerance_se must be >= 0"):
+        TrainConfig(monitor_tolerance_se=-1.0)
+    with pytest.raises(ConfigError, match=r"needs train\.monitor=val/wer .* got val/bleu and"):
+        TrainConfig(monitor="val/bleu", monitor_tolerance_se=1.0)
+    with pytest.raises(ConfigError, match=r"val_decode_examples >= 0, got val/wer and -1;"):
+        TrainConfig(monitor="val/wer", monitor_tolerance_se=1.0, val_decode_examples=-1)
 
 
 def test_replay_gives_each_rule_its_step():
@@ -107,6 +118,27 @@ def test_replay_gives_each_rule_its_step():
         Choice("last", 10, 30.5, 1.0),
     ]
     assert replay([], "min", (0.5,)) == []
+    # One standard error of a WER of 29.0 over 400 words: sqrt(29 * 71 / 400) = 2.27.
+    se = replay(h, "min", standard_errors=(1.0, 0.3), count=400)
+    assert [(c.rule, c.step) for c in se] == [
+        ("strict", 4),
+        ("se 1", 10),
+        ("se 0.3", 6),
+        ("last", 10),
+    ]
+    with pytest.raises(ValueError, match="need count > 0"):
+        replay(h, "min", standard_errors=(1.0,))
+
+
+def test_standard_errors_are_of_the_best_value_so_far():
+    # 1 SE of 30.0 over 100 items is 4.58 (the second value is within), of 20.0 it is 4.0.
+    h = _history([30.0, 34.0, 20.0, 24.5, 23.9])
+    assert _step(h, "min") == 6
+    assert select(h, "min", 0.0, 1.0, 100).step == 10
+    assert select(h, "min", 0.6, 0.1, 100).step == 6  # the larger of 0.6 and 0.1 SE (0.4-0.46)
+    assert tolerance_at(NAN, 0.5, 1.0, 100) == 0.5  # no best yet
+    assert tolerance_at(30.0, 0.5, 0.0, 100) == 0.5
+    assert tolerance_at(30.0, 0.5, 1.0, 100) == pytest.approx(math.sqrt(30 * 70 / 100))
 
 
 def _write_run(run_dir, records, monitor="val/wer", mode="min"):
@@ -137,6 +169,24 @@ def test_replay_run_reads_the_validations_of_metrics_jsonl(tmp_path):
     assert replay_run(tmp_path / "run", (), mode="max")[0].step == 8  # val/wer 30.0: a tie
     with pytest.raises(ValueError, match=r"no val/bleu records in metrics\.jsonl"):
         replay_run(tmp_path / "run", monitor="val/bleu")
+
+
+def test_the_trainer_counts_the_decoded_validation_sources(tmp_path):
+    """monitor_tolerance_se: n is train.val_decode_examples, or the distinct valid sources."""
+    cfg = tiny_train_config(tmp_path, "train.monitor=val/wer", "train.monitor_tolerance_se=2")
+    valid = Corpus(sources=[f"w{i % 10}" for i in range(30)], targets=["T"] * 30)  # 10 distinct
+    trainer = SimpleNamespace(cfg=cfg, corpora={"valid": valid})
+
+    def tolerance(decode: int, best: float, absolute: float = 0.0) -> float:
+        train = replace(cfg.train, val_decode_examples=decode, monitor_tolerance=absolute)
+        trainer.cfg = replace(cfg, train=train)
+        return trainer_module.Trainer._tolerance(trainer, best)
+
+    assert tolerance(4, 20.0) == pytest.approx(2 * math.sqrt(20 * 80 / 4))
+    assert tolerance(0, 20.0) == pytest.approx(2 * math.sqrt(20 * 80 / 10))
+    assert tolerance(1000, 20.0) == tolerance(0, 20.0)
+    assert tolerance(4, 20.0, absolute=50.0) == 50.0  # the larger
+    assert tolerance(4, NAN, absolute=0.5) == 0.5
 
 
 # Scripted val/wer of the validations at steps 2, 4, ... (val/loss constant): with a tolerance

@@ -7,7 +7,8 @@ validation loss no higher (so a tie never keeps an untrained first checkpoint). 
 tolerance t > 0 a validation that does not improve, but is worse than the best value so far by
 at most t, is *saved* too: `checkpoints/best` then holds the last checkpoint within t of the
 optimum seen up to it, while the best value itself stays the optimum. Tolerance 0 saves only
-improvements. Early stopping counts validations that do not improve.
+improvements. Early stopping counts validations that do not improve. The tolerance may also be
+a number of standard errors of the best value, a rate in percent (`tolerance_at`).
 """
 
 import math
@@ -63,17 +64,34 @@ def decide(
     return Decision(improved, improved or within_tolerance(value, best, mode, tolerance))
 
 
-def select(history: Iterable[Validated], mode: str, tolerance: float = 0.0) -> Validated | None:
+def select(
+    history: Iterable[Validated],
+    mode: str,
+    tolerance: float = 0.0,
+    standard_errors: float = 0.0,
+    count: int = 0,
+) -> Validated | None:
     """The validation whose checkpoint the trainer keeps as best after `history` (in step
-    order) under `mode` and `tolerance`; None for an empty history."""
+    order) under `mode`, `tolerance` and `standard_errors` over `count` items (see
+    `tolerance_at`); None for an empty history."""
     best, best_loss, saved = math.nan, math.nan, None
     for v in history:
-        decision = decide(v.value, v.loss, best, best_loss, mode, tolerance)
+        allowed = tolerance_at(best, tolerance, standard_errors, count)
+        decision = decide(v.value, v.loss, best, best_loss, mode, allowed)
         if decision.improved:
             best, best_loss = v.value, v.loss
         if decision.saved:
             saved = v
     return saved
+
+
+def tolerance_at(best: float, tolerance: float, standard_errors: float, count: int) -> float:
+    """The tolerance of the next validation: `tolerance`, or when larger `standard_errors`
+    standard errors of the best value so far as a rate in percent over `count` items
+    (`train.monitor_tolerance_se`); `tolerance` while there is no best or no count."""
+    if standard_errors <= 0 or math.isnan(best) or count <= 0:
+        return tolerance
+    return max(tolerance, standard_errors * standard_error(best, count))
 
 
 def standard_error(rate: float, count: int) -> float:

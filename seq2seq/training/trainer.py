@@ -29,7 +29,7 @@ from seq2seq.errors import Seq2SeqError
 from seq2seq.evaluation import sample_lines, task_scores
 from seq2seq.runs import RunDir
 from seq2seq.runs.checkpoints import Checkpoints, checkpoint_step, random_states, restore_model
-from seq2seq.runs.selection import decide
+from seq2seq.runs.selection import decide, tolerance_at
 from seq2seq.training.distribute import Distribution
 from seq2seq.training.distributed_step import make_distributed_train_step
 from seq2seq.training.optimizers import build_optimizer
@@ -384,7 +384,8 @@ class Trainer:
         t, state = self.cfg.train, self.state
         best, best_loss = float(state.best.numpy()), float(state.best_loss.numpy())
         best_step = int(state.best_step.numpy())
-        decision = decide(value, loss, best, best_loss, t.monitor_mode, t.monitor_tolerance)
+        tolerance = self._tolerance(best)
+        decision = decide(value, loss, best, best_loss, t.monitor_mode, tolerance)
         if t.schedule.name == "plateau":
             state.update_plateau(value, t.schedule.factor, t.schedule.patience, t.monitor_mode)
         state.record_validation(step, value, loss, decision.improved)
@@ -397,10 +398,7 @@ class Trainer:
                 note = " (best)"
             elif decision.saved:
                 at = f" at step {best_step}" if best_step >= 0 else ""
-                note = (
-                    f" (best: {t.monitor} {value:.4g}, within {t.monitor_tolerance:g} of "
-                    f"{best:.4g}{at})"
-                )
+                note = f" (best: {t.monitor} {value:.4g}, within {tolerance:.3g} of {best:.4g}{at})"
             log.info(
                 "validation at step %d (%.1fs): %s%s",
                 step,
@@ -408,6 +406,16 @@ class Trainer:
                 " | ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
                 note,
             )
+
+    def _tolerance(self, best: float) -> float:
+        """How much worse than `best` a validation may be and still be saved as the best
+        checkpoint (train.monitor_tolerance, train.monitor_tolerance_se)."""
+        t = self.cfg.train
+        if t.monitor_tolerance_se <= 0:
+            return t.monitor_tolerance
+        sources = len(self.corpora["valid"].references()[0])  # what validation decodes
+        count = sources if t.val_decode_examples == 0 else min(t.val_decode_examples, sources)
+        return tolerance_at(best, t.monitor_tolerance, t.monitor_tolerance_se, count)
 
     def _chief_validation(self, step: int) -> dict[str, float]:
         """Validate and log (on the chief; other workers get {} and wait for its value)."""
