@@ -11,8 +11,9 @@ import tensorflow as tf
 from seq2seq.runs import RunDir
 from seq2seq.runs.first_best import first_best_warning
 from seq2seq.runs.load import load_run
+from seq2seq.runs.selection import is_better
 from seq2seq.training.loop import fit
-from seq2seq.training.trainer import Trainer, is_better
+from seq2seq.training.trainer import Trainer
 from tests.train_helpers import tiny_train_config
 
 NAN = math.nan

@@ -196,7 +196,7 @@ def test_decode_greedy_requires_beam_one():
         DecodeConfig(strategy="greedy", beam_size=4)
 
 
-CKPT = r"^checkpoint must be best, last or average:N with N >= 1, got "
+CKPT = r"^checkpoint must be best, last, average:N with N >= 1 or step:N, got "
 
 
 @pytest.mark.parametrize(
@@ -212,6 +212,7 @@ CKPT = r"^checkpoint must be best, last or average:N with N >= 1, got "
         ("translate", "+beam=5", r"^unknown config key 'beam': did you mean decode\.beam_size"),
         ("export", "checkpoint=all", CKPT + r"'all'$"),
         ("evaluate", "checkpoint=average:0", CKPT + r"'average:0'$"),
+        ("evaluate", "checkpoint=step:last", CKPT + r"'step:last'$"),
         ("export", "decode.beam_size=wide", r"^config key 'decode\.beam_size': expected an int"),
         ("export", "decode.n_best=2", r"decode\.n_best \(2\) must be <= decode\.beam_size \(1\)"),
         ("train", "task=summarization", r"^task must be g2p or translation, got 'summarization'"),

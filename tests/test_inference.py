@@ -155,3 +155,31 @@ def test_checkpoint_average_is_the_mean_of_the_last_checkpoints(smoke_run):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     with pytest.raises(RunDirError, match=r"average:99 needs 99 checkpoints in .*last, found"):
         load_run(smoke_run.run_dir, "average:99")
+
+
+def test_checkpoint_step_loads_the_checkpoint_of_that_step(smoke_run):
+    """The smoke run validated at steps 6 and 12; `step:6` loads last/ckpt-6, which is not the
+    newest; a step without a checkpoint names the steps there are."""
+    import numpy as np
+
+    from seq2seq.config.verbs import check_checkpoint
+    from seq2seq.runs.checkpoints import _load_weights
+
+    check_checkpoint("step:6")
+    six = load_run(smoke_run.run_dir, "step:6")
+    assert six.checkpoint == str(smoke_run.run_dir / "checkpoints" / "last" / "ckpt-6")
+    model = load_run(smoke_run.run_dir, "last").model
+    newest = [w.numpy() for w in model.weights]
+    _load_weights(model, six.checkpoint)
+    assert any(not np.array_equal(a.numpy(), b) for a, b in zip(six.model.weights, newest))
+    for a, b in zip(six.model.weights, model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    steps = sorted(int(p.stem[5:]) for p in smoke_run.run_dir.glob("checkpoints/*/ckpt-*.index"))
+    assert 6 in steps and 7 not in steps
+    listed = ", ".join(map(str, sorted(set(steps))))
+    with pytest.raises(
+        RunDirError,
+        match=rf"^checkpoint=step:7: no checkpoints/last/ckpt-7 .*"
+        rf"the steps saved there: {listed} \(train",
+    ):
+        load_run(smoke_run.run_dir, "step:7")

@@ -9,7 +9,7 @@ import tensorflow as tf
 import seq2seq.training.trainer as trainer_module
 from seq2seq.runs.checkpoints import Checkpoints
 from seq2seq.training.loop import fit
-from seq2seq.training.train_state import SUM_KEYS, TrainState, read_packed
+from seq2seq.training.train_state import SUM_KEYS, TrainState, read_older, read_packed
 from tests.train_helpers import tiny_train_config
 
 PACKED_KEYS = ("step", "examples_seen", "progress", "interval", "counters", "best_loss")
@@ -164,3 +164,32 @@ def test_a_checkpoint_in_the_packed_layout_resumes(tmp_path, monkeypatch):
     assert restored["plateau_scale"] == progress[2] and restored["interval/steps"] == 1
     new = tf.train.latest_checkpoint(str(run_dir / "checkpoints" / "last"))
     assert read_packed(new) is None  # the resumed run writes the named layout
+
+
+class WithoutBestStep(TrainState):
+    """The named layout before `best_step` was added (2026-12-06)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        del self.best_step
+
+
+def test_a_checkpoint_without_a_newer_field_is_read_field_by_field(tmp_path):
+    old = WithoutBestStep()
+    old.step.assign(8)
+    old.best.assign(29.0)
+    old.stale_validations.assign(2)
+    old.interval.tokens.assign(12.0)
+    path = tf.train.Checkpoint(train_state=old).save(str(tmp_path / "old" / "ckpt"))
+    assert not any("best_step" in n for n, _ in tf.train.list_variables(path))
+    with pytest.raises(AssertionError):  # what restoring it by name would do
+        tf.train.Checkpoint(train_state=TrainState()).restore(
+            path
+        ).assert_existing_objects_matched()
+    state = TrainState()
+    state.load(read_older(path))
+    fields = _fields(state)
+    assert fields["step"] == 8 and fields["best"] == 29.0 and fields["stale_validations"] == 2
+    assert fields["interval/tokens"] == 12.0 and int(state.best_step.numpy()) == -1
+    current = tf.train.Checkpoint(train_state=state).save(str(tmp_path / "new" / "ckpt"))
+    assert read_older(current) is None  # every field there: restored by name

@@ -36,6 +36,8 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 # float32 | mixed_bfloat16 (float32 weights, bfloat16 matmuls and activations; no loss scaling
 # needed). float16 is not offered: it needs loss scaling, and bfloat16 runs wherever it would.
 PRECISIONS = ("float32", "mixed_bfloat16")
+# The metric that train.monitor_tolerance_se reads as a rate of independent items.
+SE_MONITOR = "val/wer"
 
 
 @dataclass
@@ -52,6 +54,17 @@ class TrainConfig:
     monitor: str = "val/loss"
     monitor_mode: str = "min"  # min | max
     early_stopping_patience: int = 0  # validations without improvement; 0 disables
+    # checkpoints/best robust to a noisy validation set: a later validation whose monitored
+    # value is worse than the best so far by at most this much (in the metric's units, e.g.
+    # 0.5 = half a WER point) becomes the best checkpoint too; the best value stays the true
+    # optimum, and early stopping and the plateau schedule still count strict improvements only.
+    # 0 = keep only improvements (ties: the lower val/loss, then the later step).
+    monitor_tolerance: float = 0.0
+    # The tolerance as this many standard errors of the best val/wer, a rate in percent of the
+    # n decoded validation words (one right-or-wrong decision each): sqrt(p (100 - p) / n),
+    # n = val_decode_examples or the split's distinct sources if fewer (e.g. 1.0 at a WER of
+    # 30 on 1000 words: 1.45). With monitor_tolerance too, the larger applies. 0 = off.
+    monitor_tolerance_se: float = 0.0
     keep_checkpoints: int = 3
     # Training-state checkpoints besides the one at each validation: every `save_every` steps
     # and/or when `save_every_minutes` have passed since the last one (0 disables either).
@@ -95,6 +108,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.monitor_mode not in ("min", "max"):
             raise ConfigError(f"train.monitor_mode must be min or max, got {self.monitor_mode!r}")
+        if not self.monitor_tolerance >= 0:  # also rejects NaN
+            raise ConfigError(
+                f"train.monitor_tolerance must be >= 0 (0 = off), got {self.monitor_tolerance}"
+            )
+        self._check_tolerance_se()
         if self.max_steps <= 0 and self.max_epochs <= 0 and self.max_minutes <= 0:
             raise ConfigError("set one of train.max_steps, train.max_epochs, train.max_minutes")
         if self.schedule.name not in ("constant", "cosine", "inverse_sqrt", "plateau"):
@@ -124,6 +142,17 @@ class TrainConfig:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(
                 f"train.label_smoothing must be in [0, 1), got {self.label_smoothing}"
+            )
+
+    def _check_tolerance_se(self) -> None:
+        se = self.monitor_tolerance_se
+        if not se >= 0:
+            raise ConfigError(f"train.monitor_tolerance_se must be >= 0 (0 = off), got {se}")
+        if se > 0 and (self.monitor != SE_MONITOR or self.val_decode_examples < 0):
+            raise ConfigError(
+                f"train.monitor_tolerance_se={se} needs train.monitor={SE_MONITOR} (a rate of "
+                "decoded words) and train.val_decode_examples >= 0, got "
+                f"{self.monitor} and {self.val_decode_examples}; or use train.monitor_tolerance"
             )
 
 

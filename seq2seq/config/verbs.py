@@ -22,12 +22,18 @@ EXPORT_FORMATS = ("savedmodel", "tflite")
 
 
 def check_checkpoint(value: str) -> None:
-    """`best`, `last` or `average:N` (the mean weights of the last N checkpoints, N >= 1)."""
+    """`best`, `last`, `average:N` (the mean weights of the last N checkpoints, N >= 1) or
+    `step:N` (the checkpoint saved at step N)."""
     if value in ("best", "last"):
         return
-    count = value.removeprefix("average:") if isinstance(value, str) else ""
-    if not (count.isdigit() and int(count) >= 1):
-        raise ConfigError(f"checkpoint must be best, last or average:N with N >= 1, got {value!r}")
+    text = value if isinstance(value, str) else ""
+    if text.startswith("step:") and text.removeprefix("step:").isdigit():
+        return
+    count = text.removeprefix("average:")
+    if not (text.startswith("average:") and count.isdigit() and int(count) >= 1):
+        raise ConfigError(
+            f"checkpoint must be best, last, average:N with N >= 1 or step:N, got {value!r}"
+        )
 
 
 @dataclass
@@ -70,7 +76,8 @@ class EvaluateRunConfig:
 
     run_dir: str = MISSING  # a training run directory
     split: str = "test"  # train | valid | test
-    # best | last | average:N (the mean weights of the last N checkpoints in checkpoints/last)
+    # best | last | average:N (the mean weights of the last N checkpoints in checkpoints/last) |
+    # step:N (the checkpoint of step N: checkpoints/last/ckpt-N, or best/ckpt-N)
     checkpoint: str = "best"
     # Other run directories decoded with run_dir as one ensemble (log-probs averaged per step).
     ensemble: list[str] = field(default_factory=list)

@@ -127,10 +127,15 @@ def random_states(model: tf.Module) -> tf.train.Checkpoint:
 
 
 def restore_model(model: tf.Module, checkpoints_dir: Path, which: str = "best") -> str:
-    """Load model weights from `checkpoints/best`, `last`, or `average:N` (the mean of the last
-    N checkpoints in `last/`); raise RunDirError if absent. Returns what was loaded."""
+    """Load model weights from `checkpoints/best`, `last`, `average:N` (the mean of the last
+    N checkpoints in `last/`) or `step:N` (the checkpoint of step N, in `last/` or `best/`);
+    raise RunDirError if absent. Returns what was loaded."""
     if which.startswith("average:"):
         return average_model(model, checkpoints_dir / "last", int(which.removeprefix("average:")))
+    if which.startswith("step:"):
+        path = step_checkpoint(checkpoints_dir, int(which.removeprefix("step:")))
+        _load_weights(model, path)
+        return path
     path = tf.train.latest_checkpoint(str(checkpoints_dir / which))
     if path is None and which == "best":
         path = tf.train.latest_checkpoint(str(checkpoints_dir / "last"))
@@ -138,6 +143,29 @@ def restore_model(model: tf.Module, checkpoints_dir: Path, which: str = "best") 
         raise RunDirError(f"no checkpoint in {checkpoints_dir} (was the run trained?)")
     _load_weights(model, path)
     return path
+
+
+def step_checkpoint(checkpoints_dir: Path, step: int) -> str:
+    """The path of the checkpoint of `step` (`last/ckpt-N`, else `best/ckpt-N`); RunDirError
+    listing the steps there are when neither exists."""
+    for which in ("last", "best"):
+        path = checkpoints_dir / which / f"ckpt-{step}"
+        if path.with_name(f"{path.name}.index").exists():
+            return str(path)
+    indexes = checkpoints_dir.glob("*/ckpt-*.index")
+    steps = sorted({checkpoint_step(p.stem) for p in indexes} - {None})
+    there = ", ".join(map(str, steps)) if steps else "none"
+    raise RunDirError(
+        f"checkpoint=step:{step}: no checkpoints/last/ckpt-{step} or checkpoints/best/ckpt-{step} "
+        f"in {checkpoints_dir.parent}; the steps saved there: {there} (train.keep_checkpoints "
+        "sets how many are kept)"
+    )
+
+
+def checkpoint_step(path: str | Path) -> int | None:
+    """N of a checkpoint path `.../ckpt-N`; None for another name (e.g. `average:2 of ...`)."""
+    match = re.search(r"ckpt-(\d+)$", str(path))
+    return int(match.group(1)) if match else None
 
 
 def average_model(model: tf.Module, last_dir: Path, count: int) -> str:

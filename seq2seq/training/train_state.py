@@ -5,7 +5,8 @@ run resumed at any step continues exactly where it stopped.
 
 Checkpoints written until 2026-12-06 (eaafd7d) held the same figures packed by position in
 three vectors (`progress`, `interval`, `counters`); `read_packed` maps them onto the fields,
-so those checkpoints still resume.
+so those checkpoints still resume. A checkpoint written before a field was added (`best_step`,
+2026-12-06) is read field by field (`read_older`); the missing ones keep their defaults.
 """
 
 import math
@@ -78,6 +79,7 @@ class TrainState(tf.Module):
         self.examples_seen = _variable(0.0, tf.float64)
         self.best = _variable(math.nan, tf.float64)  # the best monitored value
         self.best_loss = _variable(math.nan, tf.float64)  # its val/loss: breaks ties
+        self.best_step = _variable(-1, tf.int64)  # its step (-1: none, or not recorded)
         self.stale_validations = _variable(0, tf.int64)  # since the best (early stopping)
         self.plateau_scale = _variable(1.0, tf.float64)  # of the learning rate
         self.plateau_best = _variable(math.nan, tf.float64)
@@ -92,6 +94,7 @@ class TrainState(tf.Module):
         if better:
             self.best.assign(value)
             self.best_loss.assign(loss)
+            self.best_step.assign(step)
             self.stale_validations.assign(0)
         else:
             self.stale_validations.assign_add(1)
@@ -121,6 +124,39 @@ class TrainState(tf.Module):
 
 def _key(name: str) -> str:
     return f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def read_older(path: str) -> dict | None:
+    """The training state of checkpoint `path` as `TrainState.load` values when its layout is
+    older than `TrainState` (packed by position, or without a field added since); None when it
+    holds every field (or cannot be read: restoring it then names the problem)."""
+    packed = read_packed(path)
+    if packed is not None:
+        return packed
+    try:
+        reader = tf.train.load_checkpoint(path)
+    except Exception:  # noqa: BLE001 — unreadable: `Checkpoints.restore_latest` reports it
+        return None
+    names = _field_names(TrainState())
+    if not reader.has_tensor(_key("train_state/step")) or all(
+        reader.has_tensor(_key(f"train_state/{name}")) for name in names
+    ):
+        return None
+    values: dict = {}
+    for name in names:
+        key = _key(f"train_state/{name}")
+        if reader.has_tensor(key):
+            *parents, field = name.split("/")
+            target = values.setdefault(parents[0], {}) if parents else values
+            target[field] = reader.get_tensor(key).item()
+    return values
+
+
+def _field_names(state: TrainState) -> list[str]:
+    """`step`, ..., `interval/loss_sum`, ...: the checkpoint names of `state`'s variables."""
+    names = [n for n, v in vars(state).items() if isinstance(v, tf.Variable)]
+    interval = [n for n, v in vars(state.interval).items() if isinstance(v, tf.Variable)]
+    return names + [f"interval/{n}" for n in interval]
 
 
 def read_packed(path: str) -> dict | None:

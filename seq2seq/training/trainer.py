@@ -28,7 +28,8 @@ from seq2seq.decoding import decode_corpus
 from seq2seq.errors import Seq2SeqError
 from seq2seq.evaluation import sample_lines, task_scores
 from seq2seq.runs import RunDir
-from seq2seq.runs.checkpoints import Checkpoints, random_states, restore_model
+from seq2seq.runs.checkpoints import Checkpoints, checkpoint_step, random_states, restore_model
+from seq2seq.runs.selection import decide, tolerance_at
 from seq2seq.training.distribute import Distribution
 from seq2seq.training.distributed_step import make_distributed_train_step
 from seq2seq.training.optimizers import build_optimizer
@@ -36,7 +37,7 @@ from seq2seq.training.preemption import Preemption
 from seq2seq.training.run_logger import RunLogger
 from seq2seq.training.schedules import learning_rate
 from seq2seq.training.steps import make_eval_step, make_train_step, select_inputs
-from seq2seq.training.train_state import IntervalSums, TrainState, read_packed
+from seq2seq.training.train_state import IntervalSums, TrainState, read_older
 from seq2seq.training.validation import evaluate_loss
 
 log = logging.getLogger("seq2seq.train")
@@ -184,17 +185,18 @@ class Trainer:
 
     def _restore(self) -> str | None:
         """Restore the checkpoint to resume from (train.resume_from, or the newest); return
-        its path, or None for a fresh start. A checkpoint written until 2026-12-06 (eaafd7d)
-        holds its training state packed by position: read into the named fields."""
+        its path, or None for a fresh start. A checkpoint written before a `TrainState` field
+        was added, or until 2026-12-06 (eaafd7d) packed by position, is read field by field
+        (`read_older`)."""
         path = self.cfg.train.resume_from
         if path is None and self.resume_dir is not None:
             path = tf.train.latest_checkpoint(self.resume_dir)
         path = path or self.checkpoints.last.latest_checkpoint
-        packed = read_packed(path) if path else None
-        restored = self.checkpoints.restore_latest(path, without=("train_state",) if packed else ())
-        if packed:
-            self.state.load(packed)
-            log.info("read the training state of %s from its packed (pre-2026-12-06) layout", path)
+        older = read_older(path) if path else None
+        restored = self.checkpoints.restore_latest(path, without=("train_state",) if older else ())
+        if older:
+            self.state.load(older)
+            log.info("read the training state of %s from its older layout", path)
         return restored
 
     def _loop(self, start_time: float) -> str:
@@ -341,13 +343,14 @@ class Trainer:
 
     def final_evaluation(self) -> dict:
         """The best checkpoint's metrics on the whole valid and test splits (those present),
-        as `best/<split prefix>/<name>`, with `best_checkpoint` and the sacrebleu
-        `signatures`; {} when no step was run (no checkpoint to evaluate)."""
+        as `best/<split prefix>/<name>`, with `best_checkpoint` (its path), `best_step` and the
+        sacrebleu `signatures`; {} when no step was run (no checkpoint to evaluate)."""
         if int(self.step.numpy()) == 0:  # e.g. train.max_minutes already used up
             log.warning("no training step was run: no final evaluation")
             return {}
         self.preemption.phase = "the final evaluation (training is complete)"
-        out: dict = {"best_checkpoint": restore_model(self.model, self.run_dir.checkpoints)}
+        path = restore_model(self.model, self.run_dir.checkpoints)
+        out: dict = {"best_checkpoint": path, "best_step": checkpoint_step(path)}
         for split in ("valid", "test"):
             if split in self.corpora and self.corpora[split].sources:
                 out.update(self._evaluate_best(split))
@@ -380,21 +383,39 @@ class Trainer:
         )
         t, state = self.cfg.train, self.state
         best, best_loss = float(state.best.numpy()), float(state.best_loss.numpy())
-        better = is_better(value, loss, best, best_loss, t.monitor_mode)
+        best_step = int(state.best_step.numpy())
+        tolerance = self._tolerance(best)
+        decision = decide(value, loss, best, best_loss, t.monitor_mode, tolerance)
         if t.schedule.name == "plateau":
             state.update_plateau(value, t.schedule.factor, t.schedule.patience, t.monitor_mode)
-        state.record_validation(step, value, loss, better)
-        if better:
+        state.record_validation(step, value, loss, decision.improved)
+        if decision.saved:
             self.checkpoints.save_best(step)
         self.save(step)
         if self.dist.is_chief:
+            note = ""
+            if decision.improved:
+                note = " (best)"
+            elif decision.saved:
+                at = f" at step {best_step}" if best_step >= 0 else ""
+                note = f" (best: {t.monitor} {value:.4g}, within {tolerance:.3g} of {best:.4g}{at})"
             log.info(
                 "validation at step %d (%.1fs): %s%s",
                 step,
                 time.perf_counter() - started,
                 " | ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
-                " (best)" if better else "",
+                note,
             )
+
+    def _tolerance(self, best: float) -> float:
+        """How much worse than `best` a validation may be and still be saved as the best
+        checkpoint (train.monitor_tolerance, train.monitor_tolerance_se)."""
+        t = self.cfg.train
+        if t.monitor_tolerance_se <= 0:
+            return t.monitor_tolerance
+        sources = len(self.corpora["valid"].references()[0])  # what validation decodes
+        count = sources if t.val_decode_examples == 0 else min(t.val_decode_examples, sources)
+        return tolerance_at(best, t.monitor_tolerance, t.monitor_tolerance_se, count)
 
     def _chief_validation(self, step: int) -> dict[str, float]:
         """Validate and log (on the chief; other workers get {} and wait for its value)."""
@@ -429,18 +450,6 @@ class SkipNonFinite:
             return tf.constant(True)
 
         tf.cond(finite, apply, lambda: tf.constant(False))
-
-
-def is_better(value: float, loss: float, best: float, best_loss: float, mode: str) -> bool:
-    """Whether a validation with monitored `value` and validation `loss` replaces the best one
-    (`best`, `best_loss`; NaN: none yet). A tie on the monitored metric (e.g. val/wer 100.0
-    through the start of a run) goes to the lower loss, then to the later validation (this
-    one), so that a tie never keeps an untrained first checkpoint."""
-    if math.isnan(best):
-        return True
-    if value != best:
-        return value < best if mode == "min" else value > best
-    return not loss > best_loss  # also True when either loss is NaN
 
 
 def split_prefix(split: str) -> str:
