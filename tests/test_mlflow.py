@@ -174,24 +174,39 @@ def test_a_smoke_run_is_tracked(store, tmp_path):
     assert (run_dir / "tensorboard").is_dir()  # TensorBoard as with logger=tensorboard
 
 
+SWEEPS = {
+    # job 0 trains, job 1 fails on its config; two jobs at once
+    "local": ["model.encoder_units=16,0", "hydra/launcher=local"],
+    # three trials over {0 (a config error), 8}, as in tests/test_sweeps.py
+    "optuna": [
+        "hparams_search=g2p_optuna", "hydra.sweeper.n_trials=3", "model.encoder_units=choice(0, 8)",
+        "model.decoder_units=choice(16)", "data.batch_tokens=choice(256)",
+    ],
+}  # fmt: skip
+
+
 @pytest.mark.slow
-def test_a_sweep_is_a_parent_run_with_a_child_per_job(store, tmp_path):
-    """Job 0 fails on its config, job 1 trains: one parent (FAILED, as the command exits 1),
-    two children, one FAILED and one FINISHED with its metrics."""
+@pytest.mark.parametrize("sweep_kind", sorted(SWEEPS))
+def test_a_sweep_is_a_parent_run_with_a_child_per_job(store, tmp_path, sweep_kind):
+    """A job failing on its config and jobs that train: one parent (FAILED, as the command
+    exits 1), a child per job, the failed one FAILED, the others FINISHED with metrics."""
     sweep = tmp_path / "sweep"
     proc = run_verb(
-        "train", "-m", *tiny_train_overrides(tmp_path), "model.encoder_units=0,16",
-        "logger=mlflow", f"logger.mlflow.tracking_uri={store}", f"hydra.sweep.dir={sweep}",
+        "train", "-m", *tiny_train_overrides(tmp_path, "train.num_threads=1"),
+        *SWEEPS[sweep_kind], "logger=mlflow", f"logger.mlflow.tracking_uri={store}",
+        f"hydra.sweep.dir={sweep}",
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr[-3000:]
     client = MlflowClient(store)
     runs = client.search_runs([client.get_experiment_by_name("g2p").experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 1 and parents[0].info.status == "FAILED"
-    children = sorted(
-        (r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id),
-        key=lambda r: r.data.tags["run_dir"],
-    )
-    assert [c.info.status for c in children] == ["FAILED", "FINISHED"]
-    assert "best/test/wer" in children[1].data.metrics
-    assert children[1].data.params["model.encoder_units"] == "16"
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert len(children) == len(runs) - 1 == len(list(sweep.glob("*/status.json")))
+    for child in children:
+        status = read_status(Path(child.data.tags["run_dir"]))[0]
+        assert child.info.status == {"ok": "FINISHED", "failed": "FAILED"}[status]
+        if status == "ok":
+            assert "best/test/wer" in child.data.metrics
+            assert int(child.data.params["model.encoder_units"]) > 0
+    assert {c.info.status for c in children} == {"FAILED", "FINISHED"}
