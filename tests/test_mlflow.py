@@ -93,6 +93,7 @@ def test_a_failed_run_is_failed_and_its_resume_continues_it(store, tmp_path):
         raise ZeroDivisionError("division by zero")
     client, failed = only_run(store, "g2p")
     assert failed.info.status == "FAILED"
+    assert failed.data.tags["error"] == "ZeroDivisionError: division by zero"
     assert failed.data.params["train.max_steps"] == "7"
     assert failed.data.tags["git_commit"] == "abc123"
     assert failed.data.tags["run_dir"] == str(run_dir.path)

@@ -77,7 +77,8 @@ def _mlflow_failed_job(config: DictConfig) -> None:
     task = str(OmegaConf.select(config, "task", default="") or "")
     settings = OmegaConf.to_container(config.logger.mlflow, resolve=True)
     experiment = settings.get("experiment_name") or choices.get("experiment") or task
-    record_failed_job(settings, job_dir, error, experiment, task)
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    record_failed_job(sweep_dir, job_dir, settings, error, experiment, task)
 
 
 def _objective(config: DictConfig) -> tuple[Path, str | None, str | None]:

@@ -22,7 +22,7 @@ from typing import Any
 from seq2seq.config import TrainRunConfig
 from seq2seq.files import atomic_write_json
 from seq2seq.runs.mlflow_store import absolute_uri, experiment_id, hydra_job, make_client
-from seq2seq.runs.mlflow_sweep import parent_run, parent_tags, read_record
+from seq2seq.runs.mlflow_sweep import MAX_TAG_LENGTH, parent_run, parent_tags, read_record
 from seq2seq.runs.run_dir import RunDir
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,11 @@ class MlflowRun:
             self.client.log_artifacts(self.run_id, str(run_dir.evaluations), "evaluations")
         self.client.set_terminated(self.run_id, "FINISHED")
 
-    def end(self, status: str) -> None:
-        """End the run FAILED or KILLED, never raising (an exception is on its way)."""
+    def end(self, status: str, error: str) -> None:
+        """End the run FAILED or KILLED with an `error` tag (one line), never raising (an
+        exception is on its way)."""
         try:
+            self.client.set_tag(self.run_id, "error", error[:MAX_TAG_LENGTH])
             self.client.set_terminated(self.run_id, status)
         except Exception as exc:
             log.warning("MLflow: could not mark run %s %s: %s", self.run_id, status, exc)
@@ -92,7 +94,8 @@ def tracked_run(cfg: TrainRunConfig, run_dir: RunDir, commit: str) -> Iterator[M
     try:
         yield run
     except BaseException as exc:
-        run.end("KILLED" if _interrupted(exc) else "FAILED")
+        text = " ".join(str(exc).split())
+        run.end("KILLED" if _interrupted(exc) else "FAILED", f"{type(exc).__name__}: {text}")
         raise
 
 

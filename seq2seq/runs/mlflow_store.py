@@ -90,5 +90,6 @@ def hydra_job() -> tuple[str | None, Path | None]:
         return None, None
     hydra_cfg = HydraConfig.get()
     choice = hydra_cfg.runtime.choices.get("experiment")
-    sweep = Path(str(hydra_cfg.sweep.dir)) if hydra_cfg.mode == RunMode.MULTIRUN else None
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    sweep = Path(str(hydra_cfg.sweep.dir)).absolute() if multirun else None
     return (str(choice) if choice else None), sweep

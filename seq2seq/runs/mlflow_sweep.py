@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 PARENT_FILE = "mlflow_parent.json"
 LOCK_FILE = ".mlflow.lock"
+MAX_TAG_LENGTH = 5000  # of a tag value (MLflow's limit: 8000, 5000 in older versions)
 
 
 def parent_run(client: Any, experiment: str, uri: str, sweep_dir: Path, tags: dict) -> str:
@@ -64,7 +65,7 @@ def end_sweep(sweep_dir: Path, jobs: dict[Path, tuple[str, str]]) -> None:
     for job in failed:
         child = read_record(RunDir(job).mlflow_run)
         if child and client.get_run(child["run_id"]).info.status == "RUNNING":
-            client.set_tag(child["run_id"], "error", jobs[job][1][:5000])
+            client.set_tag(child["run_id"], "error", jobs[job][1][:MAX_TAG_LENGTH])
             client.set_terminated(child["run_id"], "FAILED")
     for name in ("summary.md", "summary.csv"):
         if (sweep_dir / name).exists():
@@ -73,17 +74,17 @@ def end_sweep(sweep_dir: Path, jobs: dict[Path, tuple[str, str]]) -> None:
 
 
 def record_failed_job(
-    settings: dict, job_dir: Path, error: str, experiment: str, task: str
+    sweep_dir: Path, job_dir: Path, settings: dict, error: str, experiment: str, task: str
 ) -> None:
-    """A FAILED child run for a sweep job that failed before its training started (nothing
-    to do if the job has its run: training marks it FAILED itself). `settings`: the job's
-    `logger.mlflow` block, as composed."""
+    """A FAILED child run for a job of `sweep_dir` that failed before its training started
+    (nothing to do if the job has its run: training marks it FAILED itself). `settings`: the
+    job's `logger.mlflow` block, as composed."""
     if read_record(RunDir(job_dir).mlflow_run):
         return
     uri = absolute_uri(settings["tracking_uri"])
     client = make_client(uri)
     exp = experiment_id(client, experiment, uri)
-    sweep_dir = job_dir.parent
+    sweep_dir = sweep_dir.absolute()
     commit = git_commit()
     tags = {
         "git_commit": commit,
@@ -101,7 +102,7 @@ def record_failed_job(
             "mlflow.parentRunId": parent,
             "run_dir": str(job_dir),
             "sweep_dir": str(sweep_dir),
-            "error": error[:5000],
+            "error": error[:MAX_TAG_LENGTH],
         },
     )
     atomic_write_json(RunDir(job_dir).mlflow_run, {"tracking_uri": uri, "run_id": run.info.run_id})
