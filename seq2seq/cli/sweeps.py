@@ -20,7 +20,8 @@ from seq2seq.analysis.sweeps import (
     varying_overrides,
 )
 from seq2seq.runs.hparams import write_sweep_experiment
-from seq2seq.runs.job_status import OK
+from seq2seq.runs.job_status import OK, read_status
+from seq2seq.runs.mlflow_sweep import end_sweep, record_failed_job
 
 log = logging.getLogger("seq2seq.sweep")
 
@@ -34,6 +35,8 @@ class SweepSummary(Callback):
     its end still leaves one (a killed launcher, an Optuna study whose every trial failed:
     hydra-optuna-sweeper then raises "No trials are completed yet" before `on_multirun_end`).
     `on_multirun_end` runs on the launching machine after every job returned.
+    With `logger=mlflow` a job that failed before training gets its FAILED MLflow run after
+    it ends, and the sweep's parent MLflow run ends with the sweep.
     """
 
     def on_job_end(self, config: DictConfig, job_return: Any = None, **kwargs: Any) -> None:
@@ -43,14 +46,39 @@ class SweepSummary(Callback):
             summarize_sweep(*_objective(config))
         except Exception as exc:  # the table must never fail the job it follows
             log.warning("could not update the sweep table: %s", exc)
+        try:
+            _mlflow_failed_job(config)
+        except Exception as exc:
+            log.warning("MLflow: could not record the failed job: %s", exc)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir, metric, direction = _objective(config)
         rows = summarize_sweep(sweep_dir, metric=metric, direction=direction)
         write_sweep_experiment(sweep_dir)  # TensorBoard's HParams dashboard over all jobs
+        try:  # logger=mlflow: the sweep's parent run ends (with its jobs killed unseen)
+            end_sweep(sweep_dir, {sweep_dir / r.job: (r.status, r.error) for r in rows})
+        except Exception as exc:
+            log.warning("MLflow: could not end the sweep's parent run: %s", exc)
         failed = report(rows, sweep_dir, metric)
         if failed:
             sys.exit(1)
+
+
+def _mlflow_failed_job(config: DictConfig) -> None:
+    """logger=mlflow: a failed job that never started training still gets its (FAILED)
+    child run under the sweep's parent (`seq2seq.runs.mlflow_sweep`)."""
+    if not OmegaConf.select(config, "logger.mlflow.enabled", default=False):
+        return
+    job_dir = Path(str(config.hydra.runtime.output_dir))
+    status, error = read_status(job_dir)
+    if status == OK:
+        return
+    choices = OmegaConf.select(config, "hydra.runtime.choices", default={}) or {}
+    task = str(OmegaConf.select(config, "task", default="") or "")
+    settings = OmegaConf.to_container(config.logger.mlflow, resolve=True)
+    experiment = settings.get("experiment_name") or choices.get("experiment") or task
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    record_failed_job(sweep_dir, job_dir, settings, error, experiment, task)
 
 
 def _objective(config: DictConfig) -> tuple[Path, str | None, str | None]:

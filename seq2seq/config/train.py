@@ -157,10 +157,25 @@ class TrainConfig:
 
 
 @dataclass
+class MlflowConfig:
+    # Track the run in MLflow (the `mlflow` extra; docs/tracking.md). `logger=mlflow` sets it.
+    enabled: bool = False
+    # The MLflow store: a sqlite:/// database (a relative path is taken from the directory the
+    # command started in, and made absolute), a tracking server's http(s):// address, or a
+    # directory. One store for all runs: the default is logs/mlflow.db.
+    tracking_uri: str = "sqlite:///${paths.log_dir}/mlflow.db"
+    # null = the `experiment=` choice (e.g. g2p_cmudict), else the task (g2p, translation).
+    experiment_name: str | None = None
+    # null = the run directory's name (a sweep job: <sweep directory name>/<job number>).
+    run_name: str | None = None
+
+
+@dataclass
 class LoggerConfig:
     tensorboard: bool = True
     # Console progress line every N steps (0 = only at validation).
     console_every: int = 50
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
 
 
 @dataclass

@@ -3,10 +3,10 @@
 Layout (see README, "Run directory"): .hydra/, run.lock (while training runs),
 run_config.yaml, git.txt, tokenizer/, checkpoints/{last,best}/, tensorboard/, metrics.jsonl
 (one JSON object per logged event), metrics.json (final summary), train.log, stats.json
-(prepare), evaluations/, translations/, export/; a sweep job's status.json. These names are
-written here and nowhere else (other modules take them from `RunDir` or these constants); the
-files inside evaluations/NAME/, translations/ and export/ are named by the verbs that write them
-(`seq2seq.inference`).
+(prepare), evaluations/, translations/, export/; a sweep job's status.json; mlflow_run.json
+(logger=mlflow). These names are written here and nowhere else (other modules take them from
+`RunDir` or these constants); the files inside evaluations/NAME/, translations/ and export/
+are named by the verbs that write them (`seq2seq.inference`).
 """
 
 import logging
@@ -53,6 +53,7 @@ class RunDir:
     metrics_log = property(lambda self: self.path / "metrics.jsonl")
     metrics = property(lambda self: self.path / METRICS_FILE)
     status = property(lambda self: self.path / STATUS_FILE)  # a sweep job's outcome
+    mlflow_run = property(lambda self: self.path / "mlflow_run.json")  # logger=mlflow's run id
     stats = property(lambda self: self.path / "stats.json")
     train_log = property(lambda self: self.path / "train.log")
     evaluations = property(lambda self: self.path / "evaluations")

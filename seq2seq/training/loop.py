@@ -10,6 +10,7 @@ at the end."""
 import logging
 import shutil
 import tempfile
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from seq2seq.runs import (
     store_run_config,
 )
 from seq2seq.runs.hparams import METRIC_PREFIXES, in_sweep, write_experiment, write_trial
+from seq2seq.runs.mlflow_run import MlflowRun, tracked_run
 from seq2seq.training.distribute import Distribution, make_distribution
 from seq2seq.training.hardware import resolve_for_run
 from seq2seq.training.preemption import Preemption
@@ -89,6 +91,23 @@ def _fit(
     chief = own_dir is None
     resumed = check_run_config(run_dir, cfg) if chief else False
     commit = git_commit()  # of the code this process loaded, not of the tree at the end
+    # logger=mlflow: the chief's MLflow run, ended FAILED if training raises.
+    with tracked_run(cfg, run_dir, commit) if chief else nullcontext() as mlflow:
+        return _train(cfg, run_dir, preemption, dist, own_dir, resumed, commit, mlflow)
+
+
+def _train(
+    cfg: TrainRunConfig,
+    run_dir: RunDir,
+    preemption: Preemption,
+    dist: Distribution,
+    own_dir: RunDir | None,
+    resumed: bool,
+    commit: str,
+    mlflow: MlflowRun | None,
+) -> dict:
+    """`_fit` once the run directory is checked: build, train, evaluate, record."""
+    chief = own_dir is None
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     corpora, stream = load_training_data(cfg.data)  # stream: None, or corpora["train"] a sample
     tokenizers = _tokenizers(cfg, corpora, run_dir, dist)
@@ -128,6 +147,7 @@ def _fit(
         preemption=preemption,
         distribution=dist,
         resume_dir=None if chief else str(run_dir.checkpoint_dir("last")),
+        mlflow=mlflow,
     )
     if chief:  # only now: a start that failed before leaves no run_config.yaml behind
         store_run_config(run_dir, cfg, commit)
@@ -139,6 +159,8 @@ def _fit(
     atomic_write_json(run_dir.metrics, summary)
     if cfg.logger.tensorboard:
         log_hparams(run_dir, cfg, summary)
+    if mlflow is not None:
+        mlflow.finish(summary, run_dir)
     return summary
 
 

@@ -1,5 +1,5 @@
 """Where training figures go: TensorBoard, `metrics.jsonl` (one JSON object per event, for
-notebooks) and a console line per interval with rate and ETA."""
+notebooks), MLflow with `logger=mlflow`, and a console line per interval with rate and ETA."""
 
 import json
 import logging
@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from seq2seq.files import atomic_write_text
 from seq2seq.runs import RunDir
+from seq2seq.runs.mlflow_run import MlflowRun
 from seq2seq.runs.scalar_descriptions import describe
 
 log = logging.getLogger("seq2seq.train")
@@ -25,11 +26,17 @@ class RunLogger:
         resume_step: the step a resumed run restarts from (0 for a fresh start). Records of
             later steps (written before a crash or kill, which a resume logs again) and a
             truncated last line are dropped from metrics.jsonl; TensorBoard purges its own
-            when it sees the step again.
+            when it sees the step again (MLflow keeps both values of such a step).
+        mlflow: the run's MLflow run (`logger=mlflow`), which gets the same scalars.
     """
 
     def __init__(
-        self, run_dir: RunDir, tensorboard: bool, max_steps: int, resume_step: int = 0
+        self,
+        run_dir: RunDir,
+        tensorboard: bool,
+        max_steps: int,
+        resume_step: int = 0,
+        mlflow: MlflowRun | None = None,
     ) -> None:
         self.writer = (
             tf.summary.create_file_writer(str(run_dir.tensorboard)) if tensorboard else None
@@ -39,6 +46,7 @@ class RunLogger:
             _drop_records_after(path, resume_step)
         self.jsonl = open(path, "a", encoding="utf-8")
         self.max_steps = max_steps
+        self.mlflow = mlflow
         self.start_time = time.time()
         self.start_step: int | None = None
 
@@ -52,6 +60,8 @@ class RunLogger:
                 for tag, value in values.items():
                     tf.summary.scalar(tag, value, description=describe(tag))
             self.writer.flush()
+        if self.mlflow is not None:
+            self.mlflow.log_metrics(step, values)
 
     def text(self, step: int, tag: str, lines: list[str]) -> None:
         if self.writer is not None:

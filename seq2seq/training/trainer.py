@@ -29,6 +29,7 @@ from seq2seq.errors import Seq2SeqError
 from seq2seq.evaluation import sample_lines, task_scores
 from seq2seq.runs import RunDir
 from seq2seq.runs.checkpoints import Checkpoints, checkpoint_step, random_states, restore_model
+from seq2seq.runs.mlflow_run import MlflowRun
 from seq2seq.runs.selection import decide, tolerance_at
 from seq2seq.training.distribute import Distribution
 from seq2seq.training.distributed_step import make_distributed_train_step
@@ -90,15 +91,17 @@ class Trainer:
         preemption: Preemption | None = None,
         distribution: Distribution | None = None,
         resume_dir: str | None = None,
+        mlflow: MlflowRun | None = None,
     ) -> None:
         """`distribution`: the strategy (model variables must have been created in its scope;
         default: one device). `run_dir` is where this process writes (a temporary directory
         on workers other than the chief); `resume_dir`, if given, where it finds the
-        checkpoint to resume from (the chief's `checkpoints/last`)."""
+        checkpoint to resume from (the chief's `checkpoints/last`). `mlflow`: the chief's
+        MLflow run (`logger=mlflow`), which gets the logged scalars too."""
         self.cfg, self.run_dir, self.model = cfg, run_dir, model
         self.preemption = preemption or Preemption()  # not entered: never signalled
         self.dist = distribution or Distribution(tf.distribute.get_strategy())
-        self.resume_dir = resume_dir
+        self.resume_dir, self.mlflow = resume_dir, mlflow
         self.tokenizers, self.corpora = tokenizers, corpora
         self.num_train_examples = max(num_train_examples, 1)
         with self.dist.scope():
@@ -162,6 +165,7 @@ class Trainer:
             self.cfg.logger.tensorboard and self.dist.is_chief,
             self.cfg.train.max_steps,
             resume_step=start_step,
+            mlflow=self.mlflow,
         )
         if restored:
             log.info("resuming at step %d from %s", start_step, restored)
