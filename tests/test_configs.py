@@ -29,8 +29,12 @@ CONF = Path(CONF_DIR)
 VERBS = sorted(p.stem for p in CONF.glob("*.yaml"))
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 RUN_DIR = "/runs/g2p"
-# What the command line must give: the run directory of the inference verbs.
-REQUIRED = {verb: [f"run_dir={RUN_DIR}"] for verb in ("evaluate", "translate", "export")}
+OUTPUT = "/corpora/distilled"
+# What the command line must give: the run directory of the inference verbs (and distill's
+# output directory).
+RUN_VERBS = ("evaluate", "translate", "export")
+REQUIRED = {verb: [f"run_dir={RUN_DIR}"] for verb in RUN_VERBS}
+REQUIRED["distill"] = [f"run_dir={RUN_DIR}", f"output={OUTPUT}"]
 # Data options whose training files have no default.
 DATA_FILES = {
     "parallel_text": ["data.train.source=train.src", "data.train.target=train.tgt"],
@@ -66,7 +70,9 @@ def group_options() -> list[tuple[str, str, str]]:
 
 
 def test_every_verb_config_has_a_schema():
-    assert set(VERBS) == set(SCHEMAS) == {"prepare", "train", "evaluate", "translate", "export"}
+    assert set(VERBS) == set(SCHEMAS) == {
+        "prepare", "train", "evaluate", "translate", "distill", "export"
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("verb", VERBS)
@@ -83,13 +89,15 @@ def test_verb_config_composes_and_validates(verb):
     cfg, typed = compose(verb)
     assert isinstance(typed, SCHEMAS[verb]) and typed.task_name == verb
     run_dir = str(cfg.hydra.run.dir)  # resolves ${hydra:...}, ${now:...}, ${paths...}
-    if verb in REQUIRED:  # RUN_DIR does not exist: outputs under logs/<verb>, not at RUN_DIR
+    if verb == "distill":  # its log beside the corpus it writes
+        assert run_dir.startswith(f"{OUTPUT}/.logs/") and typed.run_dir == RUN_DIR
+    elif verb in REQUIRED:  # RUN_DIR does not exist: outputs under logs/<verb>, not at RUN_DIR
         assert run_dir.startswith(f"logs/{verb}/") and typed.run_dir == RUN_DIR
     else:
         assert run_dir.startswith(f"{typed.paths.log_dir}/{verb}/runs/")
 
 
-@pytest.mark.parametrize("verb", sorted(REQUIRED))
+@pytest.mark.parametrize("verb", sorted(RUN_VERBS))
 def test_the_outputs_of_a_verb_go_under_its_existing_run_dir(verb, tmp_path):
     cfg = compose_verb(verb, f"run_dir={tmp_path}", hydra=True)
     assert str(cfg.hydra.run.dir).startswith(f"{tmp_path}/")
