@@ -130,6 +130,7 @@ def test_text_format_and_bad_characters():
         encode_corpus([("a", "x\ty")], "train", "tsv", compress=True)
 
 
+@pytest.mark.slow  # ~15 s; the docs' command composes in test_docs.py, the recipes train on it
 def test_a_student_trains_on_the_distilled_corpus(smoke_run, distilled, tmp_path):
     report = json.loads((distilled / "distill.json").read_text())
     overrides = [o for o in smoke_run_overrides(tmp_path) if not o.startswith("data")]
