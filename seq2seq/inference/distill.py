@@ -179,7 +179,7 @@ def teacher_records(run: LoadedRun, others: list[str], checkpoint: str) -> list[
         commit = rd.git.read_text("utf-8").strip() if rd.git.exists() else "unknown"
         records.append(
             {
-                "run_dir": str(Path(path).resolve()),
+                "run_dir": str(path),  # as given: relative paths stay relative
                 "commit": commit,
                 "checkpoint": _checkpoint_name(rd, checkpoint),
                 "tokenizer_sha256": _digest(rd.tokenizer),
