@@ -65,6 +65,7 @@ def test_distilled_targets_are_the_translations(smoke_run, distilled):
     assert teacher["commit"] == (smoke_run.run_dir / "git.txt").read_text().strip()
     assert teacher["checkpoint"].startswith("best/ckpt-")
     assert report["decode"]["beam_size"] == 5 and report["split"] == "train"
+    assert report["code_commit"] != ""
     assert report["counts"]["train"]["sources"] == len(sources)
     assert report["counts"]["train"]["pairs"] == len(rows)
     assert "data.train.path=" in report["train_with"]

@@ -41,6 +41,7 @@ def distill(cfg: DistillRunConfig) -> dict:
     from seq2seq.data.corpora import load_corpora
     from seq2seq.inference import distill as d
     from seq2seq.inference.distill_files import corpus_files
+    from seq2seq.runs import git_commit
     from seq2seq.runs.load import load_ensemble
 
     out = Path(cfg.output)
@@ -58,6 +59,7 @@ def distill(cfg: DistillRunConfig) -> dict:
         splits[split] = d.copy_split(corpora[split], split, cfg)
     report = {
         **settings,
+        "code_commit": git_commit(),  # the code that decoded
         "task": run.cfg.task,
         "data": run.cfg.data.name,
         "files": {s: corpus_files(s, cfg.format, cfg.compress) for s in splits},
