@@ -20,7 +20,7 @@ import logging
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from seq2seq.config import DistillRunConfig
@@ -50,7 +50,6 @@ class DistillCounts:
     same_as_original: int = 0
     original_pairs: int = 0
     seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def settings_of(cfg: DistillRunConfig, teachers: list[dict]) -> dict:
