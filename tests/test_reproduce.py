@@ -194,6 +194,8 @@ def test_each_experiments_commands_compose_to_their_recorded_settings(directory)
             assert cfg.data.batch_tokens == figures["config/data.batch_tokens"], name
         for evaluation in run.evaluate.values():
             verb_config("evaluate", "run_dir=x", *resolve_runs(evaluation, "out"))
+        for distillation in run.distill.values():
+            verb_config("distill", "run_dir=x", *resolve_runs(distillation, "out"), "output=y")
 
 
 # --- the command ----------------------------------------------------------------------------
@@ -292,7 +294,7 @@ def test_an_evaluation_names_an_earlier_runs_directory(tmp_path, monkeypatch):
     assert resolve_runs(["ensemble=[{run:a}]", "x=1"], "out") == ["ensemble=[out/a]", "x=1"]
     later = dict(ENSEMBLE_SPEC, runs={"a": {"train": [], "evaluate": {"e": ["x={run:b}"]}}})
     later["runs"]["b"] = {"train": []}
-    with pytest.raises(ConfigError, match=r"runs.a.evaluate: \{run:b\} must name a run listed"):
+    with pytest.raises(ConfigError, match=r"runs.a: \{run:b\} must name a run listed"):
         _spec(later)
     calls = []
     monkeypatch.setattr(reproduce, "command", lambda *argv: calls.append(argv))
@@ -318,6 +320,34 @@ def test_an_evaluation_names_an_earlier_runs_directory(tmp_path, monkeypatch):
             f"hydra.run.dir={out / 'b' / 'evaluations' / 'ens'}",
         )
     ]
+
+
+def test_a_distillation_step_writes_its_corpus_under_the_run(tmp_path, monkeypatch):
+    """`distill: {NAME: [overrides]}`: seq2seq-distill into <run>/distilled/NAME after the
+    evaluations, `{run:NAME}` resolved; skipped once its distill.json exists."""
+    import seq2seq.cli.reproduce as reproduce
+
+    spec = dict(SPEC, runs={"a": {"train": ["x=1"]}})
+    spec["runs"]["b"] = {"train": [], "distill": {"corpus": ["ensemble=[{run:a}]"]}}
+    spec["columns"] = [{"title": "steps", "figure": "train/steps"}]
+    run = _spec(spec).runs["b"]
+    assert run.references() == ["a"] and run.evaluate == {}
+    calls = []
+    monkeypatch.setattr(reproduce, "command", lambda *argv: calls.append(argv))
+    out = tmp_path / "out"
+    write_run(out / "b", 4, 1, 30.0, None)
+    reproduce.run_commands(run, out / "b", [])
+    corpus = out / "b" / "distilled" / "corpus"
+    assert calls == [
+        ("distill", f"run_dir={out / 'b'}", f"ensemble=[{out / 'a'}]", f"output={corpus}")
+    ]
+    corpus.mkdir(parents=True)
+    (corpus / "distill.json").write_text("{}")
+    reproduce.run_commands(run, out / "b", [])
+    assert len(calls) == 1
+    bad = dict(spec, runs={"a": {"train": [], "distill": {"c": "not a list"}}})
+    with pytest.raises(ConfigError, match=r"runs.a.distill.c"):
+        _spec(bad)
 
 
 # --- end to end: real training and evaluation -------------------------------------------------

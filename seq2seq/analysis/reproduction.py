@@ -42,15 +42,18 @@ RUN_REFERENCE = re.compile(r"\{run:([^{}]*)\}")
 @dataclass(frozen=True)
 class Run:
     """One run: `seq2seq-train *train`, then `seq2seq-evaluate run_dir=... *overrides` for
-    each named evaluation."""
+    each named evaluation, then `seq2seq-distill run_dir=... *overrides output=...` for each
+    named distillation (a corpus of the run's, or its ensemble's, outputs)."""
 
     name: str
     train: list[str]
     evaluate: dict[str, list[str]] = field(default_factory=dict)
+    distill: dict[str, list[str]] = field(default_factory=dict)
 
     def references(self) -> list[str]:
-        """The runs its evaluations name as `{run:NAME}`, in order."""
-        overrides = [o for evaluation in self.evaluate.values() for o in evaluation]
+        """The runs its evaluations and distillations name as `{run:NAME}`, in order."""
+        steps = [*self.evaluate.values(), *self.distill.values()]
+        overrides = [o for step in steps for o in step]
         return list(dict.fromkeys(m for o in overrides for m in RUN_REFERENCE.findall(o)))
 
 
@@ -103,15 +106,15 @@ def load_spec(directory: str | Path) -> Spec:
     )
     runs = {}
     for name, run in _mapping(raw["runs"], f"{where}: runs").items():
-        _keys(run, {"train", "evaluate"}, f"{where}: runs.{name}", required={"train"})
-        evaluate = _mapping(run.get("evaluate") or {}, f"{where}: runs.{name}.evaluate")
+        _keys(run, {"train", "evaluate", "distill"}, f"{where}: runs.{name}", required={"train"})
+        steps = {}
+        for step in ("evaluate", "distill"):
+            named = _mapping(run.get(step) or {}, f"{where}: runs.{name}.{step}")
+            steps[step] = {
+                str(k): _strings(v, f"{where}: runs.{name}.{step}.{k}") for k, v in named.items()
+            }
         runs[str(name)] = Run(
-            str(name),
-            _strings(run["train"], f"{where}: runs.{name}.train"),
-            {
-                str(k): _strings(v, f"{where}: runs.{name}.evaluate.{k}")
-                for k, v in evaluate.items()
-            },
+            str(name), _strings(run["train"], f"{where}: runs.{name}.train"), **steps
         )
     _check_references(runs, where)
     rows = [
@@ -135,7 +138,7 @@ def _check_references(runs: dict[str, Run], where: str) -> None:
         for reference in run.references():
             if reference not in earlier:
                 raise ConfigError(
-                    f"{where}: runs.{name}.evaluate: {{run:{reference}}} must name a run listed "
+                    f"{where}: runs.{name}: {{run:{reference}}} must name a run listed "
                     f"before {name!r}; earlier runs: {earlier}"
                 )
         earlier.append(name)

@@ -154,7 +154,8 @@ def write_readme(directory: Path, table: str) -> None:
 
 
 def run_commands(run: Run, run_dir: Path, extra: list[str]) -> None:
-    """Train (unless finished) and evaluate (each evaluation unless finished) one run."""
+    """Train (unless finished), evaluate and distill (each unless finished) one run; a
+    distillation's corpus goes to <run>/distilled/<name>/ (resumed if interrupted)."""
     overrides = run.train + extra
     if RunDir(run_dir).metrics.exists():
         check_same_overrides(run_dir, overrides)
@@ -168,6 +169,13 @@ def run_commands(run: Run, run_dir: Path, extra: list[str]) -> None:
             continue
         overrides = resolve_runs(evaluation, run_dir.parent)
         command("evaluate", f"run_dir={run_dir}", *overrides, f"hydra.run.dir={out}")
+    for name, distillation in run.distill.items():
+        out = run_dir / "distilled" / name
+        if (out / "distill.json").exists():
+            print(f"  {out}: distilled already", file=sys.stderr)
+            continue
+        overrides = resolve_runs(distillation, run_dir.parent)
+        command("distill", f"run_dir={run_dir}", *overrides, f"output={out}")
 
 
 def check_same_overrides(run_dir: Path, overrides: list[str]) -> None:
