@@ -15,10 +15,11 @@ from seq2seq.config import TrainRunConfig, validate
 from seq2seq.errors import ConfigError
 from seq2seq.runs import RunDir
 from seq2seq.runs.job_status import read_status
+from seq2seq.runs.mlflow_evaluation import log_evaluation
 from seq2seq.runs.mlflow_run import flat_params, tracked_run
 from seq2seq.runs.mlflow_store import MISSING_EXTRA, absolute_uri, import_mlflow
 from seq2seq.runs.mlflow_sweep import PARENT_FILE
-from tests.cli_helpers import compose_verb, run_verb
+from tests.cli_helpers import compose_verb, run_verb, verb_config
 from tests.train_helpers import tiny_train_config, tiny_train_overrides
 
 mlflow = pytest.importorskip("mlflow")
@@ -99,8 +100,9 @@ def test_a_failed_run_is_failed_and_its_resume_continues_it(store, tmp_path):
     assert failed.data.tags["run_dir"] == str(run_dir.path)
     assert failed.data.tags["tags"] == "a, b"
     run_dir.config.write_text("stand-in\n")
-    with tracked_run(cfg, run_dir, "abc123") as run:  # the resume
+    with tracked_run(cfg, run_dir, "abc123") as run:  # the resume repeats step 2 exactly
         assert client.get_run(run.run_id).info.status == "RUNNING"
+        run.log_metrics(2, {"train/loss": 3.0, "val/wer": 20.0})
         run.log_metrics(4, {"train/loss": 2.0})
         run.finish({"steps": 4, "best/val/wer": 12.5, "git": "abc123"}, run_dir)
     _, resumed = only_run(store, "g2p")
@@ -108,7 +110,8 @@ def test_a_failed_run_is_failed_and_its_resume_continues_it(store, tmp_path):
     assert resumed.info.status == "FINISHED"
     assert resumed.data.metrics["best/val/wer"] == 12.5
     history = client.get_metric_history(resumed.info.run_id, "train/loss")
-    assert [(m.step, m.value) for m in history] == [(2, 3.0), (4, 2.0)]
+    assert [(m.step, m.value) for m in history] == [(2, 3.0), (4, 2.0)]  # step 2 once
+    assert [m.step for m in client.get_metric_history(resumed.info.run_id, "val/wer")] == [2]
     assert [a.path for a in client.list_artifacts(resumed.info.run_id)] == ["run_config.yaml"]
 
 
@@ -120,16 +123,19 @@ def test_an_interrupted_run_is_killed(store, tmp_path):
     assert only_run(store, "g2p")[1].info.status == "KILLED"
 
 
-def test_a_sweep_of_failing_jobs_is_a_parent_with_failed_children(store, tmp_path):
-    """Two jobs at once (hydra/launcher=local) fail on their config before training: one
-    parent run for the sweep, both jobs FAILED children under it with their error."""
+def test_an_optuna_study_whose_every_trial_failed_ends_its_parent_failed(store, tmp_path):
+    """Both trials fail on their config before training, so hydra-optuna-sweeper raises "No
+    trials are completed yet" before the sweep's end: one parent run, FAILED at the process's
+    exit, both trials FAILED children under it with their error. (A sweep that reaches its end
+    ends its parent there: the slow test below.)"""
     sweep = tmp_path / "sweep"
     proc = run_verb(
-        "train", "-m", "model.encoder_units=0,-1", "hydra/launcher=local", "logger=mlflow",
-        f"logger.mlflow.tracking_uri={store}", "logger.mlflow.experiment_name=sweeps",
-        f"hydra.sweep.dir={sweep}",
+        "train", "-m", "hparams_search=g2p_optuna", "hydra.sweeper.n_trials=2",
+        "model.encoder_units=choice(0, -1)", "logger=mlflow", f"logger.mlflow.tracking_uri={store}",
+        "logger.mlflow.experiment_name=sweeps", f"hydra.sweep.dir={sweep}",
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "No trials are completed yet" in proc.stderr
     client = MlflowClient(store)
     runs = client.search_runs([client.get_experiment_by_name("sweeps").experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
@@ -148,11 +154,40 @@ def test_a_sweep_of_failing_jobs_is_a_parent_with_failed_children(store, tmp_pat
         assert "model.encoder_units must be >= 1" in child.data.tags["error"]
 
 
+def test_an_evaluation_is_added_to_a_tracked_run_only(store, tmp_path, monkeypatch, caplog):
+    """An untracked run is left alone; without the extra (or its store) the evaluation costs
+    a warning; the evaluation of a tracked run is in its MLflow run."""
+    run_dir = RunDir(tmp_path / "run")
+    out = run_dir.evaluations / "beam5"
+    out.mkdir(parents=True)
+    (out / "metrics.json").write_text("{}")
+    report = {"metrics": {"wer": 25.0, "per": 6.0, "sentences": 3}, "split": "test"}
+    assert log_evaluation(run_dir, out, report) is None  # no mlflow_run.json
+    client = MlflowClient(store)
+    experiment = client.create_experiment("e", (tmp_path / "artifacts").as_uri())
+    run_id = client.create_run(experiment).info.run_id
+    run_dir.mlflow_run.write_text(f'{{"tracking_uri": "{store}", "run_id": "{run_id}"}}')
+    run_dir.metrics.write_text('{"steps": 40}')
+    with monkeypatch.context() as patched:
+        patched.setitem(sys.modules, "mlflow", None)
+        assert log_evaluation(run_dir, out, report) is None
+    assert "MLflow: the evaluation was not added" in caplog.text
+    assert log_evaluation(run_dir, out, report) == run_id
+    run = client.get_run(run_id)
+    assert run.data.metrics["evaluations/beam5/wer"] == 25.0
+    assert run.data.metrics["evaluations/beam5/sentences"] == 3
+    history = client.get_metric_history(run_id, "evaluations/beam5/per")
+    assert [(m.step, m.value) for m in history] == [(40, 6.0)]
+    files = [a.path for a in client.list_artifacts(run_id, "evaluations/beam5")]
+    assert files == ["evaluations/beam5/metrics.json"]
+
+
 # --- real training ---------------------------------------------------------------------------
 
 
 def test_a_smoke_run_is_tracked(store, tmp_path):
     """A tiny training run (in-process, as tests/test_train.py trains) with logger=mlflow."""
+    from seq2seq.cli.evaluate import evaluate
     from seq2seq.training.loop import fit
 
     cfg = tiny_train_config(
@@ -173,6 +208,13 @@ def test_a_smoke_run_is_tracked(store, tmp_path):
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert artifacts == {"run_config.yaml", "metrics.json"}
     assert (run_dir / "tensorboard").is_dir()  # TensorBoard as with logger=tensorboard
+    evaluation = verb_config("evaluate", f"run_dir={run_dir}", "plot_attention=0", "progress=false")
+    report = evaluate(evaluation, run_dir / "evaluations" / "greedy")  # as seq2seq-evaluate
+    run = client.get_run(run.info.run_id)
+    assert run.data.metrics["evaluations/greedy/wer"] == report["metrics"]["wer"]
+    assert "evaluations/greedy/hypotheses.txt" in {
+        a.path for a in client.list_artifacts(run.info.run_id, "evaluations/greedy")
+    }
 
 
 SWEEPS = {

@@ -34,12 +34,17 @@ def main(cfg: DictConfig) -> None:
 
 def evaluate(cfg: EvaluateRunConfig, out_dir: Path) -> dict:
     """Decode and score `cfg.split` of the run; write the files to `out_dir`; return the
-    report (also `out_dir/metrics.json`)."""
+    report (also `out_dir/metrics.json`). A run trained with logger=mlflow gets the evaluation
+    in its MLflow run too."""
     from seq2seq.inference.evaluate import evaluate_run
+    from seq2seq.runs import RunDir
     from seq2seq.runs.load import load_ensemble
+    from seq2seq.runs.mlflow_evaluation import log_evaluation
 
     run = load_ensemble(cfg.run_dir, cfg.ensemble, cfg.checkpoint, cfg.decode.precision)
-    return evaluate_run(run, cfg.split, cfg.decode, out_dir, cfg.plot_attention, cfg.progress)
+    report = evaluate_run(run, cfg.split, cfg.decode, out_dir, cfg.plot_attention, cfg.progress)
+    log_evaluation(RunDir(cfg.run_dir), out_dir, report)
+    return report
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 the sweep table after every job and, at the sweep's end, names the best and the failed jobs and
 exits non-zero if any job failed."""
 
+import atexit
 import logging
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ from seq2seq.analysis.sweeps import (
 )
 from seq2seq.runs.hparams import write_sweep_experiment
 from seq2seq.runs.job_status import OK, read_status
-from seq2seq.runs.mlflow_sweep import end_sweep, record_failed_job
+from seq2seq.runs.mlflow_sweep import end_sweep, has_parent, record_failed_job
 
 log = logging.getLogger("seq2seq.sweep")
 
@@ -36,8 +37,26 @@ class SweepSummary(Callback):
     hydra-optuna-sweeper then raises "No trials are completed yet" before `on_multirun_end`).
     `on_multirun_end` runs on the launching machine after every job returned.
     With `logger=mlflow` a job that failed before training gets its FAILED MLflow run after
-    it ends, and the sweep's parent MLflow run ends with the sweep.
+    it ends, and the sweep's parent MLflow run ends with the sweep, or at the launching
+    process's exit if the sweep stops before its end.
     """
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._ended = False
+        atexit.register(self._end_stopped_sweep, *_objective(config))
+
+    def _end_stopped_sweep(
+        self, sweep_dir: Path, metric: str | None, direction: str | None
+    ) -> None:
+        """At exit, a sweep that never reached `on_multirun_end` (an Optuna study whose every
+        trial failed, an interruption) ends its parent MLflow run, if it has one."""
+        if self._ended or not has_parent(sweep_dir):
+            return
+        try:
+            rows = summarize_sweep(sweep_dir, metric=metric, direction=direction)
+            end_sweep(sweep_dir, {sweep_dir / r.job: (r.status, r.error) for r in rows}, False)
+        except Exception as exc:
+            log.warning("MLflow: could not end the sweep's parent run: %s", exc)
 
     def on_job_end(self, config: DictConfig, job_return: Any = None, **kwargs: Any) -> None:
         if OmegaConf.select(config, "hydra.mode", default=None) != RunMode.MULTIRUN:
@@ -52,6 +71,7 @@ class SweepSummary(Callback):
             log.warning("MLflow: could not record the failed job: %s", exc)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self._ended = True
         sweep_dir, metric, direction = _objective(config)
         rows = summarize_sweep(sweep_dir, metric=metric, direction=direction)
         write_sweep_experiment(sweep_dir)  # TensorBoard's HParams dashboard over all jobs

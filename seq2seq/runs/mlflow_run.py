@@ -37,17 +37,23 @@ KILLED_EXIT = 128  # exit statuses from 128 on: stopped from outside (SIGTERM, S
 class MlflowRun:
     """The MLflow run of one training run; only the chief process has one."""
 
-    def __init__(self, client: Any, run_id: str) -> None:
+    def __init__(self, client: Any, run_id: str, logged: dict[str, int] | None = None) -> None:
         self.client, self.run_id = client, run_id
+        self.logged = logged or {}  # key -> the last step the run has (a resumed run)
         self._failed_logs = 0
 
     def log_metrics(self, step: int, values: dict[str, float]) -> None:
-        """The scalars TensorBoard gets (train/*, val/*), at `step`. A store that cannot be
-        written (a locked database) costs a warning, not the training run."""
+        """The scalars TensorBoard gets (train/*, val/*), at `step`. A resumed run skips the
+        steps its killed attempt logged already (training repeats them exactly). A store
+        that cannot be written (a locked database) costs a warning, not the training run."""
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        metrics = [Metric(key, float(v), now, int(step)) for key, v in values.items()]
+        metrics = [
+            Metric(key, float(v), now, int(step))
+            for key, v in values.items()
+            if step > self.logged.get(key, -1)
+        ]
         try:
             for i in range(0, len(metrics), MAX_METRICS_PER_BATCH):
                 self.client.log_batch(self.run_id, metrics=metrics[i : i + MAX_METRICS_PER_BATCH])
@@ -105,9 +111,11 @@ def start(cfg: TrainRunConfig, run_dir: RunDir, commit: str) -> MlflowRun:
     uri = absolute_uri(settings.tracking_uri)
     client = make_client(uri)
     recorded = read_record(run_dir.mlflow_run)
+    logged: dict[str, int] = {}
     if recorded and recorded.get("tracking_uri") == uri and _exists(client, recorded["run_id"]):
         run_id = recorded["run_id"]
         client.update_run(run_id, status="RUNNING")
+        logged = last_logged_steps(client, run_id)
         log.info("MLflow: continuing run %s in %s", run_id, uri)
     else:
         choice, sweep_dir = hydra_job()
@@ -123,7 +131,13 @@ def start(cfg: TrainRunConfig, run_dir: RunDir, commit: str) -> MlflowRun:
         atomic_write_json(run_dir.mlflow_run, {"tracking_uri": uri, "run_id": run_id})
         log.info("MLflow: run %s in %s (experiment %s)", run_id, uri, name)
     _log_params(client, run_id, flat_params(asdict(cfg)))
-    return MlflowRun(client, run_id)
+    return MlflowRun(client, run_id, logged)
+
+
+def last_logged_steps(client: Any, run_id: str) -> dict[str, int]:
+    """{metric key: the last step it has} of a run (one history query per key)."""
+    keys = client.get_run(run_id).data.metrics
+    return {key: max(m.step for m in client.get_metric_history(run_id, key)) for key in keys}
 
 
 def run_tags(cfg: TrainRunConfig, run_dir: RunDir, commit: str, experiment: str) -> dict:

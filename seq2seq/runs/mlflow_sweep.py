@@ -7,7 +7,9 @@ The first job that starts tracking creates the parent run and records it in
 training starts (a config error) gets a FAILED child from the sweep's `on_job_end` callback
 (`record_failed_job`); at the sweep's end (`end_sweep`) jobs that died without saying so (a
 killed process) are marked FAILED too, and the parent ends FAILED if any job failed (the
-command's exit status 1), else FINISHED, with the sweep table as its artifacts.
+command's exit status 1), else FINISHED, with the sweep table as its artifacts. A sweep that
+stops before its end (an Optuna study whose every trial failed raises first; Ctrl-C) ends its
+parent at the launching process's exit: FAILED if a job failed, else KILLED.
 """
 
 import fcntl
@@ -54,9 +56,10 @@ def read_record(path: Path) -> dict | None:
         return None
 
 
-def end_sweep(sweep_dir: Path, jobs: dict[Path, tuple[str, str]]) -> None:
+def end_sweep(sweep_dir: Path, jobs: dict[Path, tuple[str, str]], ended: bool = True) -> None:
     """End the sweep's parent run (if it has one): FAILED if any of `jobs` ({job dir: (status,
-    error)}) failed, else FINISHED; children still RUNNING of failed jobs end FAILED."""
+    error)}) failed, else FINISHED (KILLED if the sweep stopped before its end: `ended`
+    false); children still RUNNING of failed jobs end FAILED."""
     recorded = read_record(sweep_dir / PARENT_FILE)
     if not recorded:
         return
@@ -70,7 +73,13 @@ def end_sweep(sweep_dir: Path, jobs: dict[Path, tuple[str, str]]) -> None:
     for name in ("summary.md", "summary.csv"):
         if (sweep_dir / name).exists():
             client.log_artifact(recorded["run_id"], str(sweep_dir / name))
-    client.set_terminated(recorded["run_id"], "FAILED" if failed else "FINISHED")
+    status = "FAILED" if failed else "FINISHED" if ended else "KILLED"
+    client.set_terminated(recorded["run_id"], status)
+
+
+def has_parent(sweep_dir: Path) -> bool:
+    """Whether the sweep has a parent MLflow run (a job with logger=mlflow started)."""
+    return read_record(sweep_dir / PARENT_FILE) is not None
 
 
 def record_failed_job(
