@@ -211,6 +211,30 @@ def test_cpu_level_from_flags(flags, machine, level):
     assert build.cpu_level(flags, machine) == level
 
 
+def test_a_failed_build_is_not_retried_at_every_import(tmp_path, monkeypatch):
+    """A compile that fails (here a stand-in compiler) is remembered in `<library>.failed`:
+    the next imports get its reason at once; a retry (the build script) compiles again and a
+    success removes the record."""
+    monkeypatch.setenv("SEQ2SEQ_KERNEL_CACHE", str(tmp_path))
+    monkeypatch.delenv("SEQ2SEQ_KERNEL_LIBRARY", raising=False)
+    monkeypatch.setattr(build, "cpu_level", lambda: "x86-64-v2")
+    calls, works = tmp_path / "calls", tmp_path / "compiler-works"
+    script = (
+        f'echo x >> {calls}; test -e {works} && touch "$1" && exit 0; echo "error: no" >&2; exit 1'
+    )
+    command = lambda level, out: ["sh", "-c", script, "cc", str(out)]  # noqa: E731
+    monkeypatch.setattr(build, "compile_command", command)
+    first = build.ensure_built()
+    assert first[0] is None and "(error: no)" in first[1]
+    library, reason = build.ensure_built()
+    assert library is None and "(error: no)" in reason and "to try again" in reason
+    assert calls.read_text().count("x") == 1  # two imports, one compile
+    works.touch()
+    library, reason = build.ensure_built(retry=True)
+    assert library is not None and library.exists(), reason
+    assert calls.read_text().count("x") == 2 and not build.failure_path(library).exists()
+
+
 @pytest.mark.slow  # a real compile: 20 s to minutes
 def test_concurrent_builds_compile_once(tmp_path, monkeypatch):
     """Jobs starting together on a new machine type: one compiles, the others wait and load

@@ -15,7 +15,9 @@ each type its own library. Libraries live in a cache outside the source tree:
 keyed by TensorFlow version, CPU level and source, with a file lock so that concurrent jobs
 build once. `SEQ2SEQ_KERNEL_LIBRARY=PATH` loads a prebuilt library instead (no build).
 Non-x86 machines, and machines without a C++17 compiler ($CXX or g++), get one notice and
-the plain TensorFlow ops (slower, same numbers).
+the plain TensorFlow ops (slower, same numbers). A compile that fails leaves `<library>.failed`
+(the compiler's last line and the command) so that later imports do not pay for it again;
+running this script retries (and deletes it on success), as does deleting the file.
 """
 
 import contextlib
@@ -83,11 +85,12 @@ def library_path(level: str) -> Path:
     return cache_dir() / f"gru_sequence-tf{tf.__version__}-{level}-{digest}.so"
 
 
-def ensure_built() -> tuple[Path | None, str]:
+def ensure_built(retry: bool = False) -> tuple[Path | None, str]:
     """(the library for this CPU and TensorFlow, built now if missing, "") or (None, why not).
 
     Builds under an exclusive lock (`fcntl.flock`) into a temporary file, then renames: a
-    concurrent job waits for the build and loads its result; no one sees half a file."""
+    concurrent job waits for the build and loads its result; no one sees half a file. A build
+    that failed before is not tried again unless `retry`."""
     if os.environ.get("SEQ2SEQ_KERNEL_LIBRARY"):
         return Path(os.environ["SEQ2SEQ_KERNEL_LIBRARY"]), ""
     level = cpu_level()
@@ -96,6 +99,9 @@ def ensure_built() -> tuple[Path | None, str]:
     library = library_path(level)
     if library.exists():
         return library, ""
+    failed = failure_path(library)
+    if failed.exists() and not retry:
+        return None, f"{failed.read_text().strip()} (delete {failed} to try again)"
     import fcntl
 
     try:
@@ -118,14 +124,23 @@ def _compile(level: str, library: Path) -> tuple[Path | None, str]:
     except (OSError, subprocess.CalledProcessError) as exc:
         tmp.unlink(missing_ok=True)
         detail = (getattr(exc, "stderr", "") or str(exc)).strip().splitlines() or [""]
-        return None, f"fused GRU kernel not built ({detail[-1][:200]}): {shlex.join(command)}"
+        reason = f"fused GRU kernel not built ({detail[-1][:200]}): {shlex.join(command)}"
+        if isinstance(exc, subprocess.CalledProcessError):  # not a missing compiler: remember
+            failure_path(library).write_text(reason + "\n")
+        return None, reason
     tmp.rename(library)
+    failure_path(library).unlink(missing_ok=True)
     return library, ""
+
+
+def failure_path(library: Path) -> Path:
+    """Where a failed build of `library` says why."""
+    return library.with_suffix(".failed")
 
 
 if __name__ == "__main__":
     import seq2seq  # noqa: F401  (its import keeps TensorFlow's start-up chatter off stderr)
 
-    path, reason = ensure_built()
+    path, reason = ensure_built(retry=True)
     print(f"fused GRU kernel: {path}" if path else f"{reason}; model.rnn=fused uses TF ops")
     sys.exit(0)
