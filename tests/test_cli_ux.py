@@ -142,7 +142,7 @@ def test_help_describes_the_verb_with_examples_and_only_its_groups(verb, capsys,
     expected = {
         "prepare": {"data", "tokenizer", "paths"},
         "train": {"data", "tokenizer", "model", "train", "decode", "logger", "paths"}
-        | {"experiment", "hparams_search", "debug", "hparams_search_debug"}
+        | {"experiment", "hparams_search", "debug"}  # not hparams_search_debug: internal
         | {"hydra/launcher", "hydra/sweeper"},
     }.get(verb, {"decode"})
     assert groups == expected

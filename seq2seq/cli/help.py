@@ -93,8 +93,16 @@ def _experiments_section() -> str:
     return "\n".join(lines)
 
 
+# Groups that only compose others (chosen by an interpolation, never by the user).
+INTERNAL_GROUPS = ("hparams_search_debug",)  # ${hparams_search}_${debug}: conf/train.yaml
+
+
 def _groups_section(verb: str, groups: dict[str, tuple[str | None, list[str]]]) -> str:
-    shown = {g: v for g, v in groups.items() if v[1] and not g.startswith("hydra")}
+    shown = {
+        g: v
+        for g, v in groups.items()
+        if v[1] and not g.startswith("hydra") and g not in INTERNAL_GROUPS
+    }
     if verb == "train":  # where and how -m sweeps run
         shown |= {g: groups[g] for g in ("hydra/launcher", "hydra/sweeper") if g in groups}
     width = max(len(group) for group in shown)
