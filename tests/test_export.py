@@ -12,21 +12,14 @@ import json
 import shutil
 
 import pytest
-from omegaconf import OmegaConf
 
 from seq2seq.cli.export import export
 from seq2seq.data.corpora import load_corpora
 from seq2seq.inference.translate import translate_lines
 from seq2seq.runs.load import load_run
-from tests.cli_helpers import compose_verb, run_python, verb_config
-from tests.model_helpers import randomize_weights
+from tests.cli_helpers import run_python, verb_config
+from tests.run_helpers import rewrite_model_config
 
-TINY_SIZES = {
-    "embedding_dim": 16,
-    "encoder_units": 16,
-    "decoder_units": 16,
-    "attention_units": 16,
-}
 # (model config, rnn, search): the default suite runs the two fused cases that together cover
 # both searches and both decoders (~10 s each alone on 2 cores); the rest are slow.
 MODELS = [(m, r) for m in ("tiny", "gru_luong", "gru_bahdanau") for r in ("fused", "keras")]
@@ -68,41 +61,11 @@ def runs(smoke_run, tmp_path_factory) -> dict:
         if (model, rnn) not in made:
             run_dir = tmp_path_factory.mktemp(f"{model}-{rnn}") / "run"
             shutil.copytree(smoke_run.run_dir, run_dir)
-            _rewrite_model_config(run_dir, model, rnn)
+            rewrite_model_config(run_dir, model, rnn)
             made[model, rnn] = run_dir
         return made[model, rnn]
 
     return get
-
-
-def _rewrite_model_config(run_dir, model: str, rnn: str) -> None:
-    """Set the run's model config to `model` (tiny sizes) with `rnn`; a model other than the
-    trained tiny one gets random weights as its best checkpoint."""
-    import tensorflow as tf
-
-    from seq2seq.config import TrainRunConfig, validate
-    from seq2seq.data.tokenizer import load_tokenizers
-    from seq2seq.model import build_model, build_variables
-    from seq2seq.runs.run_dir import RunDir
-
-    config_path = RunDir(run_dir).config
-    cfg = OmegaConf.load(config_path)
-    if model != "tiny":
-        sizes = [f"model.{key}={value}" for key, value in TINY_SIZES.items()]
-        cfg.model = compose_verb("train", f"model={model}", *sizes).model
-    cfg.model.rnn = rnn
-    OmegaConf.save(cfg, config_path)
-    if model == "tiny":
-        return
-    tokenizers = load_tokenizers(RunDir(run_dir).tokenizer)
-    model_cfg = validate(cfg, TrainRunConfig).model
-    built = build_model(model_cfg, tokenizers.source.vocab_size, tokenizers.target.vocab_size)
-    build_variables(built)
-    randomize_weights(built, seed=len(model))
-    best = run_dir / "checkpoints" / "best"
-    shutil.rmtree(best)
-    shutil.rmtree(run_dir / "checkpoints" / "last")  # the tiny model's
-    tf.train.CheckpointManager(tf.train.Checkpoint(model=built), str(best), 1).save(12)
 
 
 @pytest.mark.parametrize(("model", "rnn", "search"), CASES)

@@ -6,9 +6,8 @@ The graph is the SavedModel's (`seq2seq.inference.export`) with tensorflow-text'
 custom op, `TFText>FastSentencepieceTokenize` / `...Detokenize`) and ragged tensors replaced by
 dense ops that have LiteRT builtins. Run it with the tensorflow-text ops registered:
 
+    import numpy as np
     import tensorflow_text as tf_text
-from tensorflow.lite.python import schema_py_generated as schema
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
     from ai_edge_litert.interpreter import InterpreterWithCustomOps
     interp = InterpreterWithCustomOps(
         custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS, model_path=PATH)
@@ -17,6 +16,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 """
 
 import logging
+import tempfile
 from pathlib import Path
 
 import tensorflow as tf
@@ -35,6 +35,7 @@ from seq2seq.runs.load import LoadedRun
 log = logging.getLogger("seq2seq.export")
 # The custom ops a file may hold: tensorflow-text's, registered by its LiteRT op resolver.
 TFTEXT_OPS = ("TFText>FastSentencepieceTokenize", "TFText>FastSentencepieceDetokenize")
+SIGNATURE = "serving_default"
 
 
 def dense_sources(pieces: tf.RaggedTensor, max_length: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -120,11 +121,25 @@ def convert(translator: LiteTranslator) -> bytes:
     def serving_default(sentences):  # the output names, which freezing drops
         return tf.nest.pack_sequence_as(concrete.structured_outputs, frozen(sentences))
 
-    serving = serving_default.get_concrete_function()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([serving], tf.Module())
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    converter.allow_custom_ops = True  # the tensorflow-text ops; any other is refused below
-    flatbuffer = converter.convert()
+    # Converted from a SavedModel saved here without gradient functions: the plain-TensorFlow
+    # GRU's custom gradient cannot be saved, and `from_concrete_functions` then silently falls
+    # back to a path that writes no signature (`get_signature_runner()` fails on the file).
+    with tempfile.TemporaryDirectory() as saved:
+        tf.saved_model.save(
+            tf.Module(),
+            saved,
+            signatures={SIGNATURE: serving_default.get_concrete_function()},
+            options=tf.saved_model.SaveOptions(experimental_custom_gradients=False),
+        )
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=[SIGNATURE])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        converter.allow_custom_ops = True  # the tensorflow-text ops; any other is refused below
+        flatbuffer = converter.convert()
+    if signatures(flatbuffer) != [SIGNATURE]:
+        raise RuntimeError(
+            f"format=tflite: the converter wrote signatures {signatures(flatbuffer)}, "
+            f"not [{SIGNATURE!r}]"
+        )
     unsupported = sorted(set(custom_ops(flatbuffer)) - set(TFTEXT_OPS))
     if unsupported:
         raise ConfigError(
@@ -132,6 +147,14 @@ def convert(translator: LiteTranslator) -> bytes:
             f"{', '.join(unsupported)} (docs/export-litert.md)"
         )
     return flatbuffer
+
+
+def signatures(flatbuffer: bytes) -> list[str]:
+    """The signature keys of a `.tflite` flatbuffer."""
+    model = schema.Model.GetRootAs(flatbuffer, 0)
+    return [
+        model.SignatureDefs(i).SignatureKey().decode() for i in range(model.SignatureDefsLength())
+    ]
 
 
 def custom_ops(flatbuffer: bytes) -> list[str]:

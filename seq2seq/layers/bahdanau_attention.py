@@ -60,6 +60,8 @@ def additive_scores(query, keys, query_kernel, energy):
     """
     projected = ops.expand_dims(ops.matmul(query, query_kernel), -2)  # (B, [T,] 1, A)
     if len(query.shape) == 3:
-        keys = keys[:, None, :, :]  # (B, 1, S, A)
+        # (B, 1, S, A); expand_dims, not keys[:, None]: LiteRT has no builtin for a strided
+        # slice that adds an axis to a tensor of unknown length (docs/export-litert.md).
+        keys = ops.expand_dims(keys, 1)
     hidden = ops.tanh(projected + keys)
     return hidden, ops.tensordot(hidden, energy, 1)
