@@ -450,6 +450,7 @@ def test_an_optuna_study_whose_every_trial_failed_still_leaves_its_table(tmp_pat
     )
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "No trials are completed yet" in proc.stderr
+    assert "A new study created" not in proc.stderr + proc.stdout  # Optuna's own chatter
     table = read_csv(sweep / "summary.csv")
     assert [t["status"] for t in table] == ["failed", "failed"]
     assert "model.encoder_units must be >= 1" in table[0]["error"]

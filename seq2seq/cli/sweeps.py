@@ -25,6 +25,7 @@ from seq2seq.runs.job_status import OK, read_status
 from seq2seq.runs.mlflow_sweep import end_sweep, has_parent, record_failed_job
 
 log = logging.getLogger("seq2seq.sweep")
+OPTUNA_STUDY_LOGGER = "optuna.storages._in_memory"
 
 
 class SweepSummary(Callback):
@@ -43,6 +44,8 @@ class SweepSummary(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._ended = False
+        # Optuna's "A new study created in memory with name: …" (its trial lines stay).
+        logging.getLogger(OPTUNA_STUDY_LOGGER).setLevel(logging.WARNING)
         atexit.register(self._end_stopped_sweep, *_objective(config))
 
     def _end_stopped_sweep(
