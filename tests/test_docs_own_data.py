@@ -1,5 +1,6 @@
 """docs/your-own-data.md: its commands run as written (from a directory holding the
-repository's `data/`, `debug=smoke` added to each `seq2seq-train`), and the warnings and errors
+repository's `data/`, `debug=smoke` added to each `seq2seq-train`, a step of a full run named
+as one a smoke run saves), and the warnings and errors
 it quotes are the ones the verbs print."""
 
 import os
@@ -24,8 +25,10 @@ def blocks(language: str) -> list[str]:
 
 
 def with_smoke(script: str) -> str:
-    """Each `seq2seq-train` line of `script` with `debug=smoke` appended."""
-    return re.sub(r"^(seq2seq-train .*)$", r"\1 debug=smoke", script, flags=re.M)
+    """Each `seq2seq-train` line of `script` with `debug=smoke` appended, and a step the doc
+    names (`checkpoint=step:N` of a full run) as step 10, which a smoke run saves."""
+    script = re.sub(r"^(seq2seq-train .*)$", r"\1 debug=smoke", script, flags=re.M)
+    return re.sub(r"checkpoint=step:\d+", "checkpoint=step:10", script)
 
 
 def run(script: str, cwd: Path) -> subprocess.CompletedProcess:
