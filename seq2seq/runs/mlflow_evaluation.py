@@ -10,10 +10,9 @@ evaluation (its files are written before).
 
 import json
 import logging
-import time
 from pathlib import Path
-from typing import Any
 
+from seq2seq.runs.mlflow_run import MlflowRun, numbers
 from seq2seq.runs.mlflow_store import make_client
 from seq2seq.runs.mlflow_sweep import read_record
 from seq2seq.runs.run_dir import RunDir
@@ -29,29 +28,21 @@ def log_evaluation(run_dir: RunDir, out_dir: Path, report: dict) -> str | None:
     recorded = read_record(run_dir.mlflow_run)
     if not recorded:
         return None
-    try:
+    try:  # ConfigError without the extra; the evaluation's files are written already
         client = make_client(recorded["tracking_uri"])
-        _log(client, recorded["run_id"], f"{PREFIX}/{out_dir.name}", out_dir, report, run_dir)
-    except (
-        Exception
-    ) as exc:  # ConfigError without the extra; the evaluation's files are written already
+        run = MlflowRun(client, recorded["run_id"])
+        run.log_metrics(_trained_steps(run_dir), _prefixed(out_dir.name, report))
+        client.log_artifacts(run.run_id, str(out_dir), f"{PREFIX}/{out_dir.name}")
+    except Exception as exc:
         log.warning("MLflow: the evaluation was not added to run %s: %s", recorded["run_id"], exc)
         return None
     log.info("MLflow: evaluation %s added to run %s", out_dir.name, recorded["run_id"])
     return recorded["run_id"]
 
 
-def _log(client: Any, run_id: str, name: str, out_dir: Path, report: dict, run: RunDir) -> None:
-    from mlflow.entities import Metric
-
-    now, step = int(time.time() * 1000), _trained_steps(run)
-    metrics = [
-        Metric(f"{name}/{key}", float(value), now, step)
-        for key, value in report.get("metrics", {}).items()
-        if isinstance(value, int | float) and not isinstance(value, bool)
-    ]
-    client.log_batch(run_id, metrics=metrics)
-    client.log_artifacts(run_id, str(out_dir), name)
+def _prefixed(name: str, report: dict) -> dict[str, float]:
+    """The report's scores as `evaluations/<name>/<score>`."""
+    return {f"{PREFIX}/{name}/{k}": v for k, v in numbers(report.get("metrics", {})).items()}
 
 
 def _trained_steps(run: RunDir) -> int:

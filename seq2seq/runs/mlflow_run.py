@@ -65,13 +65,7 @@ class MlflowRun:
     def finish(self, summary: dict, run_dir: RunDir) -> None:
         """The final metrics (metrics.json's numbers: best/*, steps, …), run_config.yaml,
         metrics.json and evaluations/ as artifacts; the run ends FINISHED."""
-        step = int(summary.get("steps", 0))
-        final = {
-            key: value
-            for key, value in summary.items()
-            if isinstance(value, int | float) and not isinstance(value, bool)
-        }
-        self.log_metrics(step, final)
+        self.log_metrics(int(summary.get("steps", 0)), numbers(summary))
         for path in (run_dir.config, run_dir.metrics):
             if path.exists():
                 self.client.log_artifact(self.run_id, str(path))
@@ -138,6 +132,15 @@ def last_logged_steps(client: Any, run_id: str) -> dict[str, int]:
     """{metric key: the last step it has} of a run (one history query per key)."""
     keys = client.get_run(run_id).data.metrics
     return {key: max(m.step for m in client.get_metric_history(run_id, key)) for key in keys}
+
+
+def numbers(values: dict) -> dict[str, float]:
+    """The entries of `values` that are numbers (not booleans): what MLflow takes as metrics."""
+    return {
+        key: value
+        for key, value in values.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
 
 
 def run_tags(cfg: TrainRunConfig, run_dir: RunDir, commit: str, experiment: str) -> dict:
